@@ -1,0 +1,81 @@
+"""Conversions between the public time types and the float seconds used inside."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from decayrec.errors import InvalidParameterError
+from decayrec.types import FloatArray
+
+__all__ = ["duration_seconds", "from_seconds", "instant_seconds", "parse_instant"]
+
+
+def duration_seconds(value: timedelta | float | None, *, name: str, owner: str) -> float:
+    """Seconds in a duration; ``None`` or ``inf`` mean infinite (no decay)."""
+    if value is None:
+        return float("inf")
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if not seconds > 0:
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be a positive duration. Got {value!r} instead."
+        )
+    return seconds
+
+
+def instant_seconds(at: Any, *, n: int | None = None, name: str = "at") -> FloatArray:
+    """Unix seconds for one instant (broadcast to ``n``) or an array of instants.
+
+    Accepts an aware or naive (read as UTC) ``datetime``, ISO-8601 text, Unix seconds, or an
+    array of ``datetime64`` / seconds with one entry per requested user.
+    """
+    if isinstance(at, datetime | str | int | float | np.floating | np.integer):
+        value = parse_instant(at, name=name) if not isinstance(at, int | float) else float(at)
+        if isinstance(at, np.floating | np.integer):
+            value = float(at)
+        arr = np.array([value], dtype=np.float64)
+        return np.repeat(arr, n) if n is not None else arr
+    arr_in = np.asarray(at)
+    if np.issubdtype(arr_in.dtype, np.datetime64):
+        out = arr_in.astype("datetime64[us]").astype(np.int64).astype(np.float64) / 1e6
+    elif arr_in.dtype == object:
+        out = np.array([parse_instant(v, name=name) for v in arr_in.ravel()], dtype=np.float64)
+    else:
+        out = arr_in.astype(np.float64)
+    if n is not None and out.shape != (n,):
+        if out.size == 1:
+            return np.repeat(out.reshape(1), n)
+        raise InvalidParameterError(
+            f"The '{name}' parameter must be one instant or one per user ({n}). "
+            f"Got {out.size} instants instead."
+        )
+    return out
+
+
+def parse_instant(value: datetime | str | float, *, name: str = "at") -> float:
+    """Unix seconds of one instant given as a datetime, ISO-8601 text or seconds."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.timestamp()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidParameterError(
+                f"The '{name}' parameter must be an ISO-8601 time or Unix seconds. "
+                f"Got {value!r} instead."
+            ) from None
+        return parse_instant(parsed, name=name)
+    return float(value)
+
+
+def from_seconds(seconds: float) -> datetime:
+    """An aware UTC datetime from Unix seconds."""
+    return datetime.fromtimestamp(seconds, tz=UTC)
