@@ -50,6 +50,10 @@ class Split:
         ``"loo"`` (leave-last-out) or ``"temporal"``.
     description
         One line saying how the split was made, for reports.
+    test_start, validation_start
+        For temporal splits, the instants (Unix seconds) where the test and validation parts
+        start: the moment a model serving that part is asked for recommendations. ``None``
+        for leave-last-out, where every user has an instant of their own.
 
     Raises
     ------
@@ -62,6 +66,8 @@ class Split:
     test: EventLog
     protocol: SplitProtocol
     description: str
+    test_start: float | None = None
+    validation_start: float | None = None
     _source: EventLog | None = field(default=None, repr=False)
     _assignment: npt.NDArray[np.int8] | None = field(default=None, repr=False)
 
@@ -110,6 +116,9 @@ def _make_split(
     assignment: npt.NDArray[np.int8],
     protocol: SplitProtocol,
     description: str,
+    *,
+    test_start: float | None = None,
+    validation_start: float | None = None,
 ) -> Split:
     return Split(
         train=events.filter(assignment == _TRAIN),
@@ -117,6 +126,8 @@ def _make_split(
         test=events.filter(assignment == _TEST),
         protocol=protocol,
         description=description,
+        test_start=test_start,
+        validation_start=validation_start,
         _source=events,
         _assignment=assignment,
     )
@@ -325,7 +336,14 @@ def temporal_split(
     if has_validation:
         description += f", validation [{_iso(valid_us)}, {_iso(at_us)})"
     description += f", test {test_window}"
-    return _make_split(events, assignment, "temporal", description)
+    return _make_split(
+        events,
+        assignment,
+        "temporal",
+        description,
+        test_start=at_us / 1e6,
+        validation_start=valid_us / 1e6 if has_validation else None,
+    )
 
 
 def default_temporal_cutoff(
