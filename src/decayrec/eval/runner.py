@@ -1,0 +1,466 @@
+"""Fit several models on one split, tune each half-life on validation only, test once.
+
+Why this shape: a decayed model has one important knob, its half-life, and choosing it by the
+test score would flatter decay. So each decaying model picks its half-life from a small grid by
+NDCG at the first cutoff on the *validation* part (fitted on train), is then refitted on
+train + validation with the chosen value, and only that refit is scored on the test part. Each
+decaying model is always compared with its ``-no-decay`` variant, fitted and tested the same
+way, so the benefit of decay is measured instead of assumed.
+
+The JSON document of :meth:`EvaluationResult.to_json_dict`::
+
+    {"dataset": str, "protocol": str, "n_users": int,
+     "results": [{"model": str, "params": {...}, "fit_seconds": float,
+                  "metrics": {"ndcg@10": float, "recall@10": float, ...}}],
+     ...extra top-level keys: target, repeats, ks, description, n_targets,
+     share_absent_from_training, tuning, ...}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from decayrec.errors import InvalidParameterError
+from decayrec.eval.metrics import metric_key
+from decayrec.eval.protocols import EvaluationCase, RepeatPolicy, TargetKind
+from decayrec.models.base import NO_DECAY_SUFFIX
+
+if TYPE_CHECKING:
+    from decayrec.data.split import Split
+    from decayrec.models.base import Recommender
+
+__all__ = [
+    "DEFAULT_HALF_LIFE_GRID",
+    "EvaluationResult",
+    "ModelResult",
+    "ModelSpec",
+    "default_model_specs",
+    "evaluate_models",
+]
+
+#: Half-lives tried on validation, about ×7 apart: from session-like (hours) to seasonal
+#: (months), so that one grid serves both clickstreams of a few days and review logs spanning
+#: years (the ``-no-decay`` variant covers the infinite end). Four points keep tuning to four
+#: fits and four validation rankings per decayed model.
+DEFAULT_HALF_LIFE_GRID: tuple[timedelta, ...] = (
+    timedelta(hours=6),
+    timedelta(days=2),
+    timedelta(days=14),
+    timedelta(days=90),
+)
+
+ModelFactory = Callable[..., "Recommender"]
+
+#: Parameters that only mean something with decay; the ``-no-decay`` variant drops them.
+_DECAY_PARAMETERS = ("half_life", "popularity_half_life", "category_half_lives")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate: its report name, constructor parameters and (optionally) a factory.
+
+    Parameters
+    ----------
+    name
+        Registry name such as ``"decayed-profile"``; the suffix ``"-no-decay"`` switches decay
+        off. With a ``factory``, any label.
+    params
+        Constructor keyword arguments. A ``half_life`` given here is used as is (not tuned).
+    factory
+        Builds the model from keyword arguments; ``None`` uses
+        :func:`decayrec.models.make_model` with ``name``. Lets any :class:`Recommender`
+        (including one defined outside decayrec) run under the same protocol.
+    """
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    factory: ModelFactory | None = None
+
+    @property
+    def decays(self) -> bool:
+        """Whether this model decays (and so has a half-life worth tuning)."""
+        if self.name.endswith(NO_DECAY_SUFFIX):
+            return False
+        return "half_life" not in self.params or self.params["half_life"] is not None
+
+    @property
+    def tunes_half_life(self) -> bool:
+        """Whether the half-life is chosen on validation (decays, and not fixed in params)."""
+        return self.decays and "half_life" not in self.params
+
+    def no_decay(self) -> ModelSpec:
+        """The same model with decay switched off (every half-life parameter dropped)."""
+        base = self.name.removesuffix(NO_DECAY_SUFFIX)
+        params = {k: v for k, v in self.params.items() if k not in _DECAY_PARAMETERS}
+        return ModelSpec(base + NO_DECAY_SUFFIX, params, self.factory)
+
+    def build(self, **overrides: Any) -> Recommender:
+        """A fresh, unfitted model with ``params`` updated by ``overrides``."""
+        params = {**self.params, **overrides}
+        if self.factory is None:
+            from decayrec.models import make_model
+
+            model: Recommender = make_model(self.name, **params)
+            return model
+        if self.name.endswith(NO_DECAY_SUFFIX):
+            params["half_life"] = None
+        return self.factory(**params)
+
+
+def default_model_specs() -> list[ModelSpec]:
+    """Every registered model, each followed by its ``-no-decay`` variant."""
+    from decayrec.models import MODELS
+
+    specs: list[ModelSpec] = []
+    for name in MODELS:
+        spec = ModelSpec(str(name))
+        specs.extend([spec, spec.no_decay()])
+    return specs
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model's test result, with how it was tuned.
+
+    Attributes
+    ----------
+    model
+        Report name (``decayed-profile``, ``decayed-profile-no-decay``, ...).
+    params
+        The final model's :meth:`~decayrec.models.base.Recommender.get_params` (JSON-ready;
+        durations in seconds, ``None`` = no decay).
+    fit_seconds
+        Wall time of the final fit on train + validation.
+    metrics
+        Test metrics (see :meth:`EvaluationCase.evaluate`).
+    evaluate_seconds
+        Wall time of ranking and scoring the test users.
+    tuning
+        ``[{"half_life": seconds, "<metric>": value}, ...]`` on validation, or ``None`` when
+        the half-life was not tuned.
+    """
+
+    model: str
+    params: dict[str, Any]
+    fit_seconds: float
+    metrics: dict[str, float]
+    evaluate_seconds: float = 0.0
+    tuning: list[dict[str, float]] | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """``{"model", "params", "fit_seconds", "metrics"}``, the JSON shape of one result."""
+        return {
+            "model": self.model,
+            "params": dict(self.params),
+            "fit_seconds": self.fit_seconds,
+            "metrics": dict(self.metrics),
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """All models' results on one split, and what they were evaluated on.
+
+    Attributes
+    ----------
+    case
+        :meth:`EvaluationCase.summary` of the test case (users, targets, repeats, share of
+        targets absent from training).
+    tuning_metric
+        The validation metric half-lives were chosen by (``ndcg@<first K>``).
+    notes
+        Anything the reader must know, e.g. why half-lives were not tuned.
+    tuning_users
+        Validation users the half-lives were tuned on (``None``: no tuning happened).
+    """
+
+    dataset: str
+    protocol: str
+    target: TargetKind
+    repeats: RepeatPolicy
+    ks: tuple[int, ...]
+    description: str
+    case: dict[str, Any]
+    results: list[ModelResult]
+    tuning_metric: str
+    notes: list[str] = field(default_factory=list)
+    tuning_users: int | None = None
+
+    @property
+    def n_users(self) -> int:
+        """Number of test users every model was scored on."""
+        return int(self.case["n_users"])
+
+    def metric_names(self) -> list[str]:
+        """Metric keys in report order (those of the first result)."""
+        return list(self.results[0].metrics) if self.results else []
+
+    def best_params(self, model: str) -> dict[str, Any]:
+        """The parameters ``model`` was tested with (its tuned half-life included).
+
+        They are JSON-ready (durations in seconds) and feed straight back into
+        :func:`decayrec.models.make_model`, e.g. to serve the tuned model.
+        """
+        for result in self.results:
+            if result.model == model:
+                return dict(result.params)
+        known = ", ".join(r.model for r in self.results)
+        raise InvalidParameterError(f"No result for model {model!r}; results hold {known}.")
+
+    def best(self, metric: str) -> ModelResult:
+        """The result with the highest value of ``metric``."""
+        scored = [r for r in self.results if metric in r.metrics]
+        if not scored:
+            raise InvalidParameterError(f"No result has the metric {metric!r}.")
+        return max(scored, key=lambda r: r.metrics[metric])
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The evaluation JSON document (see the module docstring)."""
+        tuning = {
+            r.model: {"metric": self.tuning_metric, "n_users": self.tuning_users, "grid": r.tuning}
+            for r in self.results
+            if r.tuning is not None
+        }
+        return {
+            "dataset": self.dataset,
+            "protocol": self.protocol,
+            "n_users": self.n_users,
+            "results": [r.to_json_dict() for r in self.results],
+            "target": self.target,
+            "repeats": self.repeats,
+            "ks": list(self.ks),
+            "description": self.description,
+            "n_targets": int(self.case["n_targets"]),
+            "n_repeat_targets": int(self.case["n_repeat_targets"]),
+            "n_new_targets": int(self.case["n_new_targets"]),
+            "share_absent_from_training": float(self.case["share_absent_from_training"]),
+            "n_users_without_history": int(self.case["n_users_without_history"]),
+            "evaluate_seconds": {r.model: r.evaluate_seconds for r in self.results},
+            "tuning": tuning,
+            "notes": list(self.notes),
+        }
+
+
+def _as_spec(spec: str | ModelSpec | tuple[str, Mapping[str, Any]]) -> ModelSpec:
+    if isinstance(spec, ModelSpec):
+        return spec
+    if isinstance(spec, str):
+        return ModelSpec(spec)
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        return ModelSpec(spec[0], dict(spec[1]))
+    raise InvalidParameterError(
+        "Each entry of the 'model_specs' parameter must be a model name, a (name, params) pair "
+        f"or a ModelSpec. Got {spec!r} instead."
+    )
+
+
+def _with_baselines(specs: list[ModelSpec]) -> list[ModelSpec]:
+    """Each decaying spec followed by its ``-no-decay`` variant, unless already listed."""
+    names = {s.name for s in specs}
+    out: list[ModelSpec] = []
+    for spec in specs:
+        out.append(spec)
+        baseline = spec.no_decay()
+        if spec.decays and baseline.name not in names:
+            out.append(baseline)
+            names.add(baseline.name)
+    return out
+
+
+def _validate_grid(grid: Sequence[timedelta]) -> tuple[timedelta, ...]:
+    values = tuple(grid)
+    for value in values:
+        if not isinstance(value, timedelta) or value.total_seconds() <= 0:
+            raise InvalidParameterError(
+                "The 'tune_half_lives' parameter must hold positive timedeltas. "
+                f"Got {value!r} instead."
+            )
+    return values
+
+
+def evaluate_models(
+    split: Split,
+    model_specs: Sequence[str | ModelSpec | tuple[str, Mapping[str, Any]]] | None = None,
+    *,
+    target: TargetKind = "item",
+    repeats: RepeatPolicy = "exclude",
+    ks: Sequence[int] = (10, 20),
+    tune_half_lives: Sequence[timedelta] = DEFAULT_HALF_LIFE_GRID,
+    tune_max_users: int | None = 5000,
+    add_no_decay_baselines: bool = True,
+    dataset: str = "events",
+    progress: bool = False,
+) -> EvaluationResult:
+    """Tune, refit and test several models on one split under one protocol.
+
+    For every model: if it decays and its ``half_life`` is not fixed in its params, fit it on
+    ``split.train`` once per half-life in ``tune_half_lives`` and keep the one with the best
+    ``ndcg@ks[0]`` on the validation part (at most ``tune_max_users`` users; ties: the earlier
+    grid entry); then fit on train + validation with that half-life, timing the fit, and score
+    it on the test part. Models without decay skip the tuning. Every model sees the same test
+    users, instants and targets (one :class:`~decayrec.eval.protocols.EvaluationCase`).
+
+    Parameters
+    ----------
+    split
+        From :func:`~decayrec.data.split.leave_last_out` or
+        :func:`~decayrec.data.split.temporal_split`.
+    model_specs
+        Names (``"decayed-profile"``, ``"decayed-itemknn-no-decay"``), ``(name, params)``
+        pairs or :class:`ModelSpec` objects; ``None`` evaluates every registered model and
+        its ``-no-decay`` variant.
+    target, repeats
+        The evaluation case (see :mod:`decayrec.eval.protocols`).
+    ks
+        Cutoffs; the first one is the tuning cutoff.
+    tune_half_lives
+        The half-life grid; empty disables tuning (each model keeps its default).
+    tune_max_users
+        Tune on at most this many validation users (a seeded random subset, the same for
+        every model and half-life); ``None`` uses all. The test part always uses every user.
+    add_no_decay_baselines
+        Add the ``-no-decay`` variant of every decaying model that lacks one, so that the
+        effect of decay is always measured.
+    dataset
+        Name recorded in the result.
+    progress
+        Print one line per fit to stderr.
+
+    Returns
+    -------
+    EvaluationResult
+
+    Raises
+    ------
+    InvalidParameterError
+        On bad arguments or when the test part has no user to evaluate.
+    """
+    cutoffs = tuple(ks)
+    if not cutoffs or any(
+        isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1 for k in cutoffs
+    ):
+        raise InvalidParameterError(
+            f"The 'ks' parameter must hold integers >= 1. Got {cutoffs!r} instead."
+        )
+    cutoffs = tuple(int(k) for k in cutoffs)
+    if tune_max_users is not None and (
+        isinstance(tune_max_users, bool)
+        or not isinstance(tune_max_users, int)
+        or tune_max_users < 1
+    ):
+        raise InvalidParameterError(
+            "The 'tune_max_users' parameter must be an integer >= 1 or None. "
+            f"Got {tune_max_users!r} instead."
+        )
+    grid = _validate_grid(tune_half_lives)
+    specs = default_model_specs() if model_specs is None else [_as_spec(s) for s in model_specs]
+    if not specs:
+        raise InvalidParameterError("The 'model_specs' parameter must name at least one model.")
+    if add_no_decay_baselines:
+        specs = _with_baselines(specs)
+    log = _progress_printer(progress)
+
+    test_case = EvaluationCase.from_split(split, part="test", target=target, repeats=repeats)
+    notes: list[str] = []
+    validation_case: EvaluationCase | None = None
+    if grid and any(s.tunes_half_life for s in specs):
+        validation_case, reason = _validation_case(split, target, repeats)
+        if validation_case is None:
+            notes.append(f"half-lives not tuned: {reason}")
+        elif tune_max_users is not None:
+            validation_case = validation_case.subsample(tune_max_users)
+    tuning_metric = metric_key("ndcg", cutoffs[0])
+    fit_events = test_case.fit_events
+
+    results: list[ModelResult] = []
+    for spec in specs:
+        overrides: dict[str, Any] = {}
+        tuning: list[dict[str, float]] | None = None
+        if spec.tunes_half_life and validation_case is not None:
+            tuning = []
+            for half_life in grid:
+                start = time.perf_counter()
+                model = spec.build(half_life=half_life).fit(validation_case.fit_events)
+                score = validation_case.evaluate(model, (cutoffs[0],))[tuning_metric]
+                tuning.append({"half_life": half_life.total_seconds(), tuning_metric: score})
+                log(
+                    f"{spec.name}: half-life {_duration_text(half_life)} -> validation "
+                    f"{tuning_metric} {score:.4f} ({time.perf_counter() - start:.1f}s)"
+                )
+            best = max(range(len(grid)), key=lambda i: (tuning[i][tuning_metric], -i))
+            overrides["half_life"] = grid[best]
+        model = spec.build(**overrides)
+        start = time.perf_counter()
+        model.fit(fit_events)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        metrics = test_case.evaluate(model, cutoffs)
+        evaluate_seconds = time.perf_counter() - start
+        log(
+            f"{spec.name}: fit {fit_seconds:.1f}s, test {metric_key('ndcg', cutoffs[0])} "
+            f"{metrics[metric_key('ndcg', cutoffs[0])]:.4f} ({evaluate_seconds:.1f}s)"
+        )
+        results.append(
+            ModelResult(
+                model=spec.name,
+                params=model.get_params(),
+                fit_seconds=fit_seconds,
+                metrics=metrics,
+                evaluate_seconds=evaluate_seconds,
+                tuning=tuning,
+            )
+        )
+    return EvaluationResult(
+        dataset=dataset,
+        protocol=split.protocol,
+        target=target,
+        repeats=repeats,
+        ks=cutoffs,
+        description=split.description,
+        case=test_case.summary(),
+        results=results,
+        tuning_metric=tuning_metric,
+        notes=notes,
+        tuning_users=None if validation_case is None else validation_case.n_users,
+    )
+
+
+def _validation_case(
+    split: Split, target: TargetKind, repeats: RepeatPolicy
+) -> tuple[EvaluationCase | None, str]:
+    """The validation case, or ``None`` and why there is none."""
+    if split.validation.n_events == 0:
+        return None, "the split has no validation part"
+    try:
+        case = EvaluationCase.from_split(split, part="validation", target=target, repeats=repeats)
+    except InvalidParameterError as error:
+        return None, str(error)
+    return case, ""
+
+
+def _progress_printer(enabled: bool) -> Callable[[str], None]:
+    if not enabled:
+        return lambda message: None
+    from rich.console import Console
+
+    console = Console(stderr=True, log_path=False, highlight=False)
+
+    def log(message: str) -> None:
+        console.log(message)
+
+    return log
+
+
+def _duration_text(value: timedelta) -> str:
+    """``6h``, ``14d``, ``90s``: short enough for progress lines."""
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"

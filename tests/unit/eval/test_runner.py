@@ -1,0 +1,232 @@
+"""Tests of the tuning and testing runner, with stand-in models."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any, Self
+
+import pytest
+
+from decayrec.data.schema import EventLog
+from decayrec.data.split import leave_last_out, temporal_split
+from decayrec.errors import InvalidParameterError
+from decayrec.eval.runner import ModelSpec, evaluate_models
+
+from ._helpers import DAY, T0, RecentItems, make_log
+
+GRID = (timedelta(hours=6), timedelta(days=1), timedelta(days=30))
+
+#: ``(half_life, n_events)`` of every fit made by :class:`SpyRecent`.
+fit_log: list[tuple[timedelta | None, int]] = []
+
+
+class SpyRecent(RecentItems):
+    """RecentItems that records what it is fitted on."""
+
+    name = "spy-recent"
+
+    def fit(self, events: EventLog) -> Self:
+        fit_log.append((self.half_life, events.n_events))
+        return super().fit(events)
+
+
+@pytest.fixture(autouse=True)
+def _clear_fits() -> None:
+    fit_log.clear()
+
+
+@pytest.fixture
+def recency_log() -> EventLog:
+    """Each user viewed an old item 5 times long ago and a recent item on days 20, 21, 22.
+
+    Leave-last-out: day 22 tests, day 21 validates. With a short half-life the recent item
+    ranks first (right); without decay the old one does (5 views against 1 or 2).
+    """
+    users, items, days = [], [], []
+    for user in range(20):
+        for day in range(5):
+            users.append(user)
+            items.append(2 * user)
+            days.append(float(day))
+        for day in (20.0, 21.0, 22.0):
+            users.append(user)
+            items.append(2 * user + 1)
+            days.append(day)
+    return make_log(users, items, days)
+
+
+def _spec(**params: Any) -> ModelSpec:
+    return ModelSpec("recent", params, factory=SpyRecent)
+
+
+def test_tunes_on_validation_refits_on_train_and_validation(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    result = evaluate_models(
+        split, [_spec()], repeats="allow", ks=(1, 5), tune_half_lives=GRID, dataset="toy"
+    )
+    n_train, n_both = split.train.n_events, split.train.n_events + split.validation.n_events
+    # three tuning fits on train, then the final fit on train + validation; the baseline
+    # (added automatically) fits once, without decay
+    assert fit_log == [
+        (GRID[0], n_train),
+        (GRID[1], n_train),
+        (GRID[2], n_train),
+        (GRID[0], n_both),
+        (None, n_both),
+    ]
+    decayed, baseline = result.results
+    assert decayed.model == "recent"
+    assert baseline.model == "recent-no-decay"
+    assert decayed.params["half_life"] == GRID[0].total_seconds()  # 6h and 1d tie: first wins
+    assert baseline.params["half_life"] is None
+    assert decayed.tuning is not None
+    assert [row["ndcg@1"] for row in decayed.tuning] == [1.0, 1.0, 0.0]
+    assert baseline.tuning is None
+    assert decayed.metrics["recall@1"] == 1.0
+    assert baseline.metrics["recall@1"] == 0.0
+    assert decayed.metrics["recall@1.repeat"] == 1.0
+    assert result.best("ndcg@5").model == "recent"
+    assert result.best_params("recent") == decayed.params
+    with pytest.raises(InvalidParameterError, match="No result for model 'other'"):
+        result.best_params("other")
+
+
+def test_json_document_shape(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    result = evaluate_models(split, [_spec()], repeats="allow", ks=(1, 5), tune_half_lives=GRID)
+    doc = json.loads(json.dumps(result.to_json_dict(), allow_nan=False))
+    assert doc["dataset"] == "events"
+    assert doc["protocol"] == "loo"
+    assert doc["n_users"] == 20
+    assert doc["target"] == "item"
+    assert doc["repeats"] == "allow"
+    assert doc["share_absent_from_training"] == 0.0
+    assert [r["model"] for r in doc["results"]] == ["recent", "recent-no-decay"]
+    for entry in doc["results"]:
+        assert set(entry) == {"model", "params", "fit_seconds", "metrics"}
+        assert isinstance(entry["fit_seconds"], float)
+        assert all(isinstance(v, float) for v in entry["metrics"].values())
+        for key in entry["metrics"]:
+            name, _, rest = key.partition("@")
+            assert name == name.lower()
+            assert rest.split(".")[0] in ("1", "5")
+    assert doc["tuning"]["recent"]["metric"] == "ndcg@1"
+    assert len(doc["tuning"]["recent"]["grid"]) == len(GRID)
+
+
+def test_tuning_on_a_subset_of_validation_users(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    result = evaluate_models(
+        split, [_spec()], repeats="allow", ks=(1,), tune_half_lives=GRID, tune_max_users=5
+    )
+    doc = result.to_json_dict()
+    assert doc["tuning"]["recent"]["n_users"] == 5
+    assert doc["n_users"] == 20  # the test part always uses everyone
+
+
+def test_fixed_half_life_is_not_tuned(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    result = evaluate_models(
+        split,
+        [_spec(half_life=timedelta(days=30))],
+        repeats="allow",
+        add_no_decay_baselines=False,
+        tune_half_lives=GRID,
+    )
+    assert fit_log == [(timedelta(days=30), split.train.n_events + split.validation.n_events)]
+    assert [r.model for r in result.results] == ["recent"]
+    assert result.results[0].tuning is None
+
+
+def test_explicit_no_decay_spec_is_not_duplicated(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    specs = [_spec(), ModelSpec("recent-no-decay", factory=SpyRecent)]
+    result = evaluate_models(split, specs, repeats="allow", tune_half_lives=())
+    assert [r.model for r in result.results] == ["recent", "recent-no-decay"]
+    assert [half_life for half_life, _ in fit_log] == [timedelta(days=7), None]
+
+
+def test_without_validation_part_keeps_defaults_and_says_so() -> None:
+    log = make_log([0, 0, 1, 1, 0, 1], [0, 1, 2, 0, 2, 1], [0.0, 1.0, 0.0, 1.0, 3.0, 3.0])
+    split = temporal_split(log, at=T0 + 2 * DAY)
+    result = evaluate_models(split, [_spec()], ks=(2,), tune_half_lives=GRID)
+    assert result.notes == ["half-lives not tuned: the split has no validation part"]
+    assert result.results[0].params["half_life"] == timedelta(days=7).total_seconds()
+    assert result.to_json_dict()["protocol"] == "temporal"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ks": ()}, "'ks'"),
+        ({"ks": (0,)}, "'ks'"),
+        ({"ks": (2.5,)}, "'ks'"),
+        ({"tune_max_users": 0}, "'tune_max_users'"),
+        ({"tune_half_lives": (timedelta(0),)}, "'tune_half_lives'"),
+        ({"model_specs": []}, "at least one model"),
+        ({"model_specs": [3]}, "'model_specs'"),
+    ],
+)
+def test_rejects_bad_arguments(recency_log: EventLog, kwargs: dict[str, Any], match: str) -> None:
+    split = leave_last_out(recency_log)
+    arguments: dict[str, Any] = {"model_specs": [_spec()], **kwargs}
+    with pytest.raises(InvalidParameterError, match=match):
+        evaluate_models(split, **arguments)
+
+
+def test_progress_lines_go_to_stderr(
+    recency_log: EventLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    evaluate_models(
+        leave_last_out(recency_log),
+        [_spec()],
+        repeats="allow",
+        tune_half_lives=GRID[:1],
+        progress=True,
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "recent-no-decay" in captured.err
+
+
+@pytest.fixture(scope="module")
+def shop_log() -> EventLog:
+    from decayrec.data.simulate import ShopConfig, simulate_shop
+
+    config = ShopConfig(n_users=300, n_items=200, n_categories=8, days=40, seed=5)
+    return simulate_shop(config).events
+
+
+@pytest.mark.parametrize(
+    ("target", "repeats"), [("item", "allow"), ("item", "exclude"), ("category", "allow")]
+)
+def test_real_models_under_both_protocols(shop_log: EventLog, target: str, repeats: str) -> None:
+    """Every registered model and its -no-decay variant, end to end, on a simulated shop."""
+    from decayrec.data.split import default_temporal_cutoff
+    from decayrec.models import MODELS, make_model
+
+    at, validation = default_temporal_cutoff(shop_log)
+    for split in (leave_last_out(shop_log), temporal_split(shop_log, at=at, validation=validation)):
+        result = evaluate_models(
+            split,
+            target=target,  # type: ignore[arg-type]
+            repeats=repeats,  # type: ignore[arg-type]
+            tune_half_lives=(timedelta(days=1), timedelta(days=14)),
+            dataset="simulated",
+        )
+        names = [r.model for r in result.results]
+        assert names == [n + suffix for n in MODELS for suffix in ("", "-no-decay")]
+        doc = json.loads(json.dumps(result.to_json_dict(), allow_nan=False))
+        assert doc["n_users"] > 0
+        for entry in doc["results"]:
+            assert 0.0 <= entry["metrics"]["ndcg@10"] <= 1.0
+            assert 0.0 <= entry["metrics"]["recall@20"] <= 1.0
+            decays = not entry["model"].endswith("-no-decay")
+            assert (entry["params"]["half_life"] is not None) == decays
+            if decays:
+                assert entry["params"]["half_life"] in (86400.0, 14 * 86400.0)
+        # the tuned parameters rebuild the same model
+        name = result.results[0].model
+        rebuilt = make_model(name, **result.best_params(name))
+        assert rebuilt.get_params() == result.results[0].params
