@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -34,17 +35,33 @@ class Recommendations:
     def __len__(self) -> int:
         return len(self.user_ids)
 
+    @cached_property
+    def _item_id_array(self) -> npt.NDArray[np.object_]:
+        # One conversion, then NumPy gathers: item_ids() is called once per user in loops.
+        return np.array(self.items.ids.to_list(), dtype=object)
+
+    @cached_property
+    def _row_of_user(self) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        for row, user in enumerate(self.user_ids):
+            rows.setdefault(user, row)  # a user asked twice: the first row
+        return rows
+
     def item_ids(self, row: int) -> list[str]:
         """Raw item ids recommended to the ``row``-th requested user, best first."""
         idx = self.item_index[row]
-        return self.items.raw(idx[idx >= 0])
+        return list(self._item_id_array[idx[idx >= 0]])
+
+    def row(self, user_id: UserId) -> int:
+        """The row of a requested user (the first, if asked twice)."""
+        try:
+            return self._row_of_user[str(user_id)]
+        except KeyError:
+            raise UnknownIdError(f"User {user_id!r} was not in this request.") from None
 
     def for_user(self, user_id: UserId) -> list[tuple[str, float]]:
         """``[(item_id, score), ...]`` for one requested user, best first."""
-        try:
-            row = self.user_ids.index(str(user_id))
-        except ValueError:
-            raise UnknownIdError(f"User {user_id!r} was not in this request.") from None
+        row = self.row(user_id)
         valid = self.item_index[row] >= 0
         return list(zip(self.item_ids(row), self.scores[row][valid].tolist(), strict=True))
 
