@@ -79,3 +79,41 @@ def parse_instant(value: datetime | str | float, *, name: str = "at") -> float:
 def from_seconds(seconds: float) -> datetime:
     """An aware UTC datetime from Unix seconds."""
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+_UNITS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "min": 60.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 7 * 86400.0,
+}
+
+
+def parse_duration(text: str, *, name: str = "duration") -> timedelta | None:
+    """A duration like ``90s``, ``30min``, ``12h``, ``7d``, ``2w`` or ``inf`` (= ``None``).
+
+    Examples
+    --------
+    >>> parse_duration("36h")
+    datetime.timedelta(days=1, seconds=43200)
+    >>> parse_duration("inf") is None
+    True
+    """
+    raw = text.strip().lower()
+    if raw in ("inf", "infinite", "none", "off"):
+        return None
+    number = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = raw[len(number) :] or "s"
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    if unit not in _UNITS or not value > 0:
+        raise InvalidParameterError(
+            f"The '{name}' value must be a positive duration such as 90s, 30min, 12h, 7d, 2w "
+            f"or inf. Got {text!r} instead."
+        )
+    return timedelta(seconds=value * _UNITS[unit])
