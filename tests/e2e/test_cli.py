@@ -26,14 +26,14 @@ def shop_csv(tmp_path: Path) -> Path:
     return path
 
 
-def test_help_lists_every_subcommand(run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_help_lists_every_subcommand(run_cli) -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     for command in ("demo", "data", "evaluate", "fit", "recommend"):
         assert command in result.stdout
 
 
-def test_data_inspect_prints_report_and_summary(run_cli, shop_csv: Path) -> None:  # type: ignore[no-untyped-def]
+def test_data_inspect_prints_report_and_summary(run_cli, shop_csv: Path) -> None:
     with shop_csv.open("a") as handle:
         handle.write("u1,i1,c0,2024-01-02T00:00:00Z,clik,,,\n")
     result = run_cli("data", "inspect", str(shop_csv), "--format", "csv")
@@ -43,7 +43,7 @@ def test_data_inspect_prints_report_and_summary(run_cli, shop_csv: Path) -> None
     assert "Summary of" in result.stdout
 
 
-def test_data_clean_writes_a_log_that_reads_back(run_cli, shop_csv: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_data_clean_writes_a_log_that_reads_back(run_cli, shop_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "clean.parquet"
     report = tmp_path / "report.json"
     result = run_cli(
@@ -65,7 +65,7 @@ def test_data_clean_writes_a_log_that_reads_back(run_cli, shop_csv: Path, tmp_pa
     assert f"{doc['rows_kept']:,}" in again.stdout
 
 
-def test_fit_then_recommend_with_explanations(run_cli, shop_csv: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fit_then_recommend_with_explanations(run_cli, shop_csv: Path, tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     fitted = run_cli(
         "fit",
@@ -105,7 +105,7 @@ def test_fit_then_recommend_with_explanations(run_cli, shop_csv: Path, tmp_path:
 
 def test_evaluate_writes_json_of_the_documented_shape(
     run_cli, shop_csv: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     out = tmp_path / "results.json"
     result = run_cli(
         "evaluate",
@@ -154,7 +154,7 @@ def test_evaluate_writes_json_of_the_documented_shape(
     assert "absent from training" in result.stdout
 
 
-def test_bad_format_is_one_line_with_exit_3(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_format_is_one_line_with_exit_3(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "three_columns.csv"
     path.write_text("1,2,3\n4,5,6\n")
     result = run_cli("data", "inspect", str(path), "--format", "taobao")
@@ -165,7 +165,7 @@ def test_bad_format_is_one_line_with_exit_3(run_cli, tmp_path: Path) -> None:  #
     assert "Traceback" not in result.stderr
 
 
-def test_verbose_shows_the_traceback(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_verbose_shows_the_traceback(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "three_columns.csv"
     path.write_text("1,2,3\n")
     result = run_cli("-v", "data", "inspect", str(path), "--format", "taobao")
@@ -173,7 +173,7 @@ def test_verbose_shows_the_traceback(run_cli, tmp_path: Path) -> None:  # type: 
     assert "Traceback" in result.stderr
 
 
-def test_missing_file_and_bad_arguments(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_file_and_bad_arguments(run_cli, tmp_path: Path) -> None:
     missing = run_cli("data", "inspect", str(tmp_path / "nope.csv"))
     assert missing.returncode == EXIT_FAILURE
     assert "nope.csv" in missing.stderr
@@ -190,7 +190,7 @@ def test_missing_file_and_bad_arguments(run_cli, tmp_path: Path) -> None:  # typ
     assert "excel" in bad_format.stderr
 
 
-def test_recommend_rejects_a_folder_that_is_not_a_model(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_recommend_rejects_a_folder_that_is_not_a_model(run_cli, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = run_cli("recommend", "--model", str(tmp_path / "empty"), "--user", "u1")
     assert result.returncode == EXIT_FAILURE
@@ -198,7 +198,7 @@ def test_recommend_rejects_a_folder_that_is_not_a_model(run_cli, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end_and_decay_wins(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_runs_end_to_end_and_decay_wins(run_cli, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = run_cli("demo", "--out", str(out), timeout=240)
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from decayrec.cli._app import app, console, state
+from decayrec.cli._app import app, state
 from decayrec.errors import DecayrecError, InvalidParameterError
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "app", "main"]
