@@ -31,11 +31,11 @@ def instant_seconds(at: Any, *, n: int | None = None, name: str = "at") -> Float
     Accepts an aware or naive (read as UTC) ``datetime``, ISO-8601 text, Unix seconds, or an
     array of ``datetime64`` / seconds with one entry per requested user.
     """
-    if isinstance(at, datetime | str | int | float | np.floating | np.integer):
-        value = parse_instant(at, name=name) if not isinstance(at, int | float) else float(at)
-        if isinstance(at, np.floating | np.integer):
-            value = float(at)
-        arr = np.array([value], dtype=np.float64)
+    if isinstance(at, np.floating | np.integer | int | float):
+        arr = np.array([float(at)], dtype=np.float64)
+        return np.repeat(arr, n) if n is not None else arr
+    if isinstance(at, datetime | str):
+        arr = np.array([parse_instant(at, name=name)], dtype=np.float64)
         return np.repeat(arr, n) if n is not None else arr
     arr_in = np.asarray(at)
     if np.issubdtype(arr_in.dtype, np.datetime64):

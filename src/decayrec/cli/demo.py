@@ -70,7 +70,7 @@ def demo(
         result = evaluate_models(
             split,
             ["decayed-popularity", "decayed-profile", "decayed-itemknn"],
-            target=target,  # type: ignore[arg-type]
+            target=target,
             repeats="allow",
             ks=(10,),
             dataset="simulated shop",

@@ -518,7 +518,9 @@ def _recode(codes: IndexArray, vocab: Vocabulary) -> tuple[Vocabulary, IndexArra
     return Vocabulary(vocab.ids.gather(used_codes)), mapping[codes + 1]
 
 
-def _optional(frame: pl.DataFrame, column: str, dtype: pl.DataType, n: int) -> pl.Series:
+def _optional(
+    frame: pl.DataFrame, column: str, dtype: pl.DataType | type[pl.DataType], n: int
+) -> pl.Series:
     if column in frame.columns:
         return frame[column].cast(dtype)
     return pl.Series(column, [None] * n, dtype=dtype)

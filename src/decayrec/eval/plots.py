@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,8 @@ __all__ = ["plot_decay_curves", "plot_interest_trajectories", "plot_metric_bars"
 _DAY = 86400.0
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
+    """pyplot on the non-interactive Agg backend (imported lazily: matplotlib is slow to load)."""
     import matplotlib
 
     matplotlib.use("Agg")
