@@ -1,0 +1,181 @@
+"""Shared helpers for the benchmark scripts: best-of-N timing, rates, hardware and versions.
+
+Why: every benchmark reports the same way (scikit-learn ``asv_benchmarks`` spirit, implicit's
+``benchmarks/README.md`` for what to record), so numbers from different scripts and machines
+can be read side by side. Results are printed, never written into the repository.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = [
+    "Timing",
+    "format_rate",
+    "hardware",
+    "parse_count",
+    "print_environment",
+    "print_timings",
+    "time_best",
+    "versions",
+]
+
+T = TypeVar("T")
+
+#: Environment variables that change how numerical libraries run; printed when set.
+_RELEVANT_ENV = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "POLARS_MAX_THREADS",
+    "NPY_DISABLE_CPU_FEATURES",
+)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock runs of one measured callable; ``best`` is what rates are computed from.
+
+    Why best-of-N: on a shared two-core machine the slower runs measure the neighbours (and
+    first-touch page faults of fresh allocations), not the code.
+    """
+
+    name: str
+    runs: tuple[float, ...]
+    items: int
+
+    @property
+    def best(self) -> float:
+        """The fastest run, seconds."""
+        return min(self.runs)
+
+    @property
+    def rate(self) -> float:
+        """Items per second in the fastest run."""
+        return self.items / self.best if self.best > 0 else float("inf")
+
+
+def time_best(name: str, func: Callable[[], T], *, items: int, repeat: int = 3) -> tuple[Timing, T]:
+    """Run ``func`` ``repeat`` times (garbage collected before each) and keep the last result.
+
+    Returns
+    -------
+    (Timing, result)
+        The runs, and the value of the last call (to check it against a baseline).
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1. Got {repeat!r} instead.")
+    runs: list[float] = []
+    last: list[T] = []
+    for _ in range(repeat):
+        last.clear()  # free the previous result before the next run allocates its own
+        gc.collect()
+        start = time.perf_counter()
+        last.append(func())
+        runs.append(time.perf_counter() - start)
+    return Timing(name, tuple(runs), items), last[0]
+
+
+def format_rate(per_second: float, unit: str = "events/s") -> str:
+    """``12.3 M events/s`` style (k, M, G prefixes)."""
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if per_second >= factor:
+            return f"{per_second / factor:.2f} {prefix} {unit}"
+    return f"{per_second:.1f} {unit}"
+
+
+def parse_count(text: str) -> int:
+    """Parse ``10000000``, ``10_000_000``, ``1e7`` or ``10M`` (argparse ``type=``)."""
+    cleaned = text.strip().replace("_", "").replace(",", "")
+    scale = 1
+    if cleaned[-1:].upper() in {"K", "M", "G"}:
+        scale = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}[cleaned[-1].upper()]
+        cleaned = cleaned[:-1]
+    value = float(cleaned) * scale
+    if value < 1 or value != int(value):
+        raise ValueError(f"expected a positive whole number, got {text!r}")
+    return int(value)
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _memory_gib() -> str:
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                kib = int(line.split()[1])
+                return f"{kib / 2**20:.1f} GiB"
+    return "unknown"
+
+
+def hardware() -> dict[str, str]:
+    """CPU model and counts, memory, OS and Python, as printable strings."""
+    try:
+        usable = str(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        usable = "n/a"
+    return {
+        "cpu": _cpu_model(),
+        "cpu count": str(os.cpu_count()),
+        "usable cpus": usable,
+        "memory": _memory_gib(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+    }
+
+
+def versions(packages: Iterable[str]) -> dict[str, str]:
+    """Installed version of each distribution (``"not installed"`` when absent)."""
+    found: dict[str, str] = {}
+    for package in packages:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def print_environment(packages: Sequence[str]) -> None:
+    """Print hardware, library versions and performance-relevant environment variables."""
+    print("hardware:")
+    for key, value in hardware().items():
+        print(f"  {key:<12} {value}")
+    print("versions:")
+    for key, value in versions(packages).items():
+        print(f"  {key:<12} {value}")
+    env = {name: os.environ[name] for name in _RELEVANT_ENV if name in os.environ}
+    if env:
+        print("environment:")
+        for key, value in env.items():
+            print(f"  {key:<12} {value}")
+
+
+def print_timings(timings: Sequence[Timing], *, reference: Timing, unit: str) -> None:
+    """A table of best time, all runs, rate, and speed relative to ``reference``."""
+    width = max(len(t.name) for t in timings)
+    print(f"  {'':<{width}}  {'best s':>8}  {'runs s':<24}  {'rate':>18}  {'vs ' + reference.name}")
+    for timing in timings:
+        runs = " ".join(f"{run:.3f}" for run in timing.runs)
+        ratio = timing.best / reference.best if reference.best > 0 else float("inf")
+        print(
+            f"  {timing.name:<{width}}  {timing.best:>8.3f}  {runs:<24}  "
+            f"{format_rate(timing.rate, unit):>18}  {ratio:.2f}x time"
+        )
