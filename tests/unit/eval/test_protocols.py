@@ -154,9 +154,7 @@ class TestTemporal:
         validation = EvaluationCase.from_split(split, part="validation", repeats="allow")
         assert set(validation.at_seconds.tolist()) == {T0 + 1.5 * DAY}
 
-    def test_hand_made_split_falls_back_to_the_first_evaluated_event(
-        self, log: EventLog
-    ) -> None:
+    def test_hand_made_split_falls_back_to_the_first_evaluated_event(self, log: EventLog) -> None:
         made = temporal_split(log, at=T0 + 3.5 * DAY, validation=timedelta(days=2))
         split = Split(made.train, made.validation, made.test, "temporal", "by hand")
         test = EvaluationCase.from_split(split, repeats="allow")
