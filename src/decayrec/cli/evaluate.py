@@ -14,7 +14,7 @@ from decayrec.cli._common import BotRateOption, DataOption, FormatOption, load_w
 from decayrec.data import Split, leave_last_out, temporal_split
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import InvalidParameterError
-from decayrec.eval import evaluate_models, render_table
+from decayrec.eval import evaluate_models, render_table, report_columns
 from decayrec.models import MODELS, NO_DECAY_SUFFIX
 
 __all__ = ["parse_ks", "parse_models"]
@@ -72,20 +72,20 @@ def evaluate(
     events, _ = load_with_report(data, fmt, max_events_per_minute=max_events_per_minute)
     split = _split(events, protocol, at=at, horizon=horizon, validation=validation)
     console.print(f"[bold]{split.description}[/] — sizes {split.sizes}")
-    with step("Evaluating"):
-        result = evaluate_models(
-            split,
-            specs,
-            target=target,  # type: ignore[arg-type]
-            repeats=repeats,  # type: ignore[arg-type]
-            ks=ks,
-            tune_half_lives=[g for g in grid if g is not None],
-            dataset=data.name,
-            progress=True,
-        )
-    console.print(
-        render_table(result, title=f"{data.name}: {protocol}, target {target}, repeats {repeats}")
+    result = evaluate_models(
+        split,
+        specs,
+        target=target,  # type: ignore[arg-type]
+        repeats=repeats,  # type: ignore[arg-type]
+        ks=ks,
+        tune_half_lives=[g for g in grid if g is not None],
+        dataset=data.name,
+        progress=True,
     )
+    for cutoff in ks:  # one table per cutoff keeps each table narrow enough to read
+        columns = [c for c in report_columns(result) if c.endswith(f"@{cutoff}")]
+        title = f"{data.name}: {protocol}, target {target}, repeats {repeats}, @{cutoff}"
+        console.print(render_table(result, columns=columns, title=title))
     doc = result.to_json_dict()
     console.print(
         f"{doc['n_users']:,} users evaluated; "

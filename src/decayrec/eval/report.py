@@ -140,10 +140,12 @@ def render_table(
         caption="* best in column",
         show_lines=False,
     )
-    table.add_column("model", no_wrap=True)
-    table.add_column("fit s", justify="right")
+    # Minimum widths keep numbers readable on narrow terminals (rich would otherwise squeeze
+    # them to an ellipsis); the table then grows past the terminal and wraps instead.
+    table.add_column("model", no_wrap=True, min_width=max(map(len, rows.models), default=5))
+    table.add_column("fit s", justify="right", no_wrap=True, min_width=5)
     for column in shown:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True, min_width=max(len(column), 7))
     for line in _cells(rows, shown):
         table.add_row(
             *(f"[bold green]{text}*[/]" if is_best else text for text, is_best in line),

@@ -364,7 +364,6 @@ def evaluate_models(
         raise InvalidParameterError("The 'model_specs' parameter must name at least one model.")
     if add_no_decay_baselines:
         specs = _with_baselines(specs)
-    log = _progress_printer(progress)
 
     test_case = EvaluationCase.from_split(split, part="test", target=target, repeats=repeats)
     notes: list[str] = []
@@ -376,46 +375,19 @@ def evaluate_models(
         elif tune_max_users is not None:
             validation_case = validation_case.subsample(tune_max_users)
     tuning_metric = metric_key("ndcg", cutoffs[0])
-    fit_events = test_case.fit_events
 
-    results: list[ModelResult] = []
-    for spec in specs:
-        overrides: dict[str, Any] = {}
-        tuning: list[dict[str, float]] | None = None
-        if spec.tunes_half_life and validation_case is not None:
-            tuning = []
-            for half_life in grid:
-                start = time.perf_counter()
-                model = spec.build(half_life=half_life).fit(validation_case.fit_events)
-                score = validation_case.evaluate(model, (cutoffs[0],))[tuning_metric]
-                tuning.append({"half_life": half_life.total_seconds(), tuning_metric: score})
-                log(
-                    f"{spec.name}: half-life {_duration_text(half_life)} -> validation "
-                    f"{tuning_metric} {score:.4f} ({time.perf_counter() - start:.1f}s)"
-                )
-            best = max(range(len(grid)), key=lambda i: (tuning[i][tuning_metric], -i))
-            overrides["half_life"] = grid[best]
-        model = spec.build(**overrides)
-        start = time.perf_counter()
-        model.fit(fit_events)
-        fit_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        metrics = test_case.evaluate(model, cutoffs)
-        evaluate_seconds = time.perf_counter() - start
-        log(
-            f"{spec.name}: fit {fit_seconds:.1f}s, test {metric_key('ndcg', cutoffs[0])} "
-            f"{metrics[metric_key('ndcg', cutoffs[0])]:.4f} ({evaluate_seconds:.1f}s)"
-        )
-        results.append(
-            ModelResult(
-                model=spec.name,
-                params=model.get_params(),
-                fit_seconds=fit_seconds,
-                metrics=metrics,
-                evaluate_seconds=evaluate_seconds,
-                tuning=tuning,
-            )
-        )
+    n_fits = sum(
+        1 + (len(grid) if spec.tunes_half_life and validation_case is not None else 0)
+        for spec in specs
+    )
+    reporter = _Reporter(progress, n_fits)
+    try:
+        results = [
+            _run_spec(spec, grid, validation_case, test_case, cutoffs, tuning_metric, reporter)
+            for spec in specs
+        ]
+    finally:
+        reporter.close()
     return EvaluationResult(
         dataset=dataset,
         protocol=split.protocol,
@@ -428,6 +400,53 @@ def evaluate_models(
         tuning_metric=tuning_metric,
         notes=notes,
         tuning_users=None if validation_case is None else validation_case.n_users,
+    )
+
+
+def _run_spec(
+    spec: ModelSpec,
+    grid: Sequence[timedelta],
+    validation_case: EvaluationCase | None,
+    test_case: EvaluationCase,
+    cutoffs: tuple[int, ...],
+    tuning_metric: str,
+    reporter: _Reporter,
+) -> ModelResult:
+    """Tune one model's half-life on validation (if it decays), refit, and score it on test."""
+    overrides: dict[str, Any] = {}
+    tuning: list[dict[str, float]] | None = None
+    if spec.tunes_half_life and validation_case is not None:
+        tuning = []
+        for half_life in grid:
+            start = time.perf_counter()
+            model = spec.build(half_life=half_life).fit(validation_case.fit_events)
+            score = validation_case.evaluate(model, (cutoffs[0],))[tuning_metric]
+            tuning.append({"half_life": half_life.total_seconds(), tuning_metric: score})
+            reporter.log(
+                f"{spec.name}: half-life {_duration_text(half_life)} -> validation "
+                f"{tuning_metric} {score:.4f} ({time.perf_counter() - start:.1f}s)"
+            )
+        best = max(range(len(grid)), key=lambda i: (tuning[i][tuning_metric], -i))
+        overrides["half_life"] = grid[best]
+    model = spec.build(**overrides)
+    start = time.perf_counter()
+    model.fit(test_case.fit_events)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = test_case.evaluate(model, cutoffs)
+    evaluate_seconds = time.perf_counter() - start
+    headline = metric_key("ndcg", cutoffs[0])
+    reporter.log(
+        f"{spec.name}: fit {fit_seconds:.1f}s, test {headline} {metrics[headline]:.4f} "
+        f"({evaluate_seconds:.1f}s)"
+    )
+    return ModelResult(
+        model=spec.name,
+        params=model.get_params(),
+        fit_seconds=fit_seconds,
+        metrics=metrics,
+        evaluate_seconds=evaluate_seconds,
+        tuning=tuning,
     )
 
 
@@ -444,17 +463,47 @@ def _validation_case(
     return case, ""
 
 
-def _progress_printer(enabled: bool) -> Callable[[str], None]:
-    if not enabled:
-        return lambda message: None
-    from rich.console import Console
+class _Reporter:
+    """A rich progress bar over all fits of a run (on stderr), with one log line per fit.
 
-    console = Console(stderr=True, log_path=False, highlight=False)
+    Does nothing when progress is off, so the runner stays quiet inside tests and libraries.
+    """
 
-    def log(message: str) -> None:
-        console.log(message)
+    def __init__(self, enabled: bool, total: int) -> None:
+        self._bar: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-    return log
+        self._bar = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True, log_path=False, highlight=False),
+            transient=True,
+        )
+        self._task = self._bar.add_task("fitting and scoring", total=total)
+        self._bar.start()
+
+    def log(self, message: str) -> None:
+        """Print a line above the bar and advance it by one fit."""
+        if self._bar is not None:
+            self._bar.console.log(message)
+            self._bar.advance(self._task)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def _duration_text(value: timedelta) -> str:
