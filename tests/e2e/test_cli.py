@@ -211,3 +211,20 @@ def test_demo_runs_end_to_end_and_decay_wins(run_cli, tmp_path: Path) -> None:
         assert ndcg[name] > ndcg[f"{name}-no-decay"]
         assert ndcg[name] > ndcg["decayed-popularity"]
     assert result.stdout.count("for user") >= 3
+
+
+def test_window_drops_events_outside_it_as_out_of_range(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "user_id,item_id,timestamp,event_type\n"
+        "u1,i1,2024-01-01T10:00:00Z,view\n"
+        "u1,i2,2024-02-01T10:00:00Z,view\n"
+        "u2,i1,2024-03-01T10:00:00Z,purchase\n"
+    )
+    result = run_cli("data", "inspect", str(path), "--window", "2024-01-15..2024-02-15")
+    assert result.returncode == 0, result.stderr
+    assert "out_of_range_timestamp" in result.stdout
+    assert "2024-01-01T10:00:00Z" in result.stdout  # an example row is shown
+    bad = run_cli("data", "inspect", str(path), "--window", "yesterday")
+    assert bad.returncode == EXIT_USAGE
+    assert "--window" in bad.stderr and "'yesterday'" in bad.stderr

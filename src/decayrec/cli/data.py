@@ -13,7 +13,7 @@ from rich.table import Table
 
 from decayrec._time import from_seconds
 from decayrec.cli._app import app, console
-from decayrec.cli._common import BotRateOption, FormatOption, load_with_report
+from decayrec.cli._common import BotRateOption, FormatOption, WindowOption, load_with_report
 from decayrec.data import EventLog, EventType
 from decayrec.errors import InvalidParameterError
 
@@ -30,9 +30,12 @@ def inspect(
     path: PathArgument,
     fmt: FormatOption = "csv",
     max_events_per_minute: BotRateOption = None,
+    window: WindowOption = None,
 ) -> None:
     """Load a log, print the cleaning report and a summary of what is left."""
-    events, _ = load_with_report(path, fmt, max_events_per_minute=max_events_per_minute)
+    events, _ = load_with_report(
+        path, fmt, max_events_per_minute=max_events_per_minute, window=window
+    )
     console.print(summary_table(events, title=str(path)))
 
 
@@ -42,6 +45,7 @@ def clean(
     out: Annotated[Path, typer.Option("--out", "-o", help="Cleaned log (.parquet or .csv).")],
     fmt: FormatOption = "csv",
     max_events_per_minute: BotRateOption = None,
+    window: WindowOption = None,
     report_json: Annotated[
         Path | None, typer.Option("--report", help="Also write the cleaning report as JSON.")
     ] = None,
@@ -51,7 +55,9 @@ def clean(
         raise InvalidParameterError(
             f"--out must end in .parquet or .csv. Got {str(out)!r} instead."
         )
-    events, report = load_with_report(path, fmt, max_events_per_minute=max_events_per_minute)
+    events, report = load_with_report(
+        path, fmt, max_events_per_minute=max_events_per_minute, window=window
+    )
     frame = events.to_frame()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":

@@ -10,7 +10,14 @@ import typer
 
 from decayrec._time import parse_duration
 from decayrec.cli._app import app, console
-from decayrec.cli._common import BotRateOption, DataOption, FormatOption, load_with_report, step
+from decayrec.cli._common import (
+    BotRateOption,
+    DataOption,
+    FormatOption,
+    WindowOption,
+    load_with_report,
+    step,
+)
 from decayrec.data import Split, leave_last_out, temporal_split
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import InvalidParameterError
@@ -55,6 +62,7 @@ def evaluate(
         typer.Option(help="Half-life grid tuned on validation, e.g. 6h,2d,14d,90d."),
     ] = "6h,2d,14d,90d",
     max_events_per_minute: BotRateOption = None,
+    window: WindowOption = None,
 ) -> None:
     """Evaluate models on a log with full-ranking metrics and print a table."""
     if target not in ("item", "category"):
@@ -69,7 +77,9 @@ def evaluate(
             "--half-lives must be finite durations (the -no-decay "
             "variants already cover an infinite half-life)."
         )
-    events, _ = load_with_report(data, fmt, max_events_per_minute=max_events_per_minute)
+    events, _ = load_with_report(
+        data, fmt, max_events_per_minute=max_events_per_minute, window=window
+    )
     split = _split(events, protocol, at=at, horizon=horizon, validation=validation)
     console.print(f"[bold]{split.description}[/] — sizes {split.sizes}")
     result = evaluate_models(

@@ -11,7 +11,14 @@ from rich.table import Table
 
 from decayrec._time import from_seconds, parse_duration, parse_instant
 from decayrec.cli._app import app, console
-from decayrec.cli._common import BotRateOption, DataOption, FormatOption, load_with_report, step
+from decayrec.cli._common import (
+    BotRateOption,
+    DataOption,
+    FormatOption,
+    WindowOption,
+    load_with_report,
+    step,
+)
 from decayrec.errors import InvalidParameterError
 from decayrec.models import MODELS, load_model, make_model
 
@@ -33,6 +40,7 @@ def fit(
         str | None, typer.Option(help="exponential, linear, power or logarithmic.")
     ] = None,
     max_events_per_minute: BotRateOption = None,
+    window: WindowOption = None,
 ) -> None:
     """Fit a model on a whole log and save it (manifest + arrays; loaded by recommend/serve)."""
     params: dict[str, Any] = {}
@@ -41,7 +49,9 @@ def fit(
     if kernel is not None:
         params["kernel"] = kernel
     estimator = make_model(model, **params)
-    events, _ = load_with_report(data, fmt, max_events_per_minute=max_events_per_minute)
+    events, _ = load_with_report(
+        data, fmt, max_events_per_minute=max_events_per_minute, window=window
+    )
     started = time.perf_counter()
     with step(f"Fitting {model} on {events.n_events:,} events"):
         estimator.fit(events)
