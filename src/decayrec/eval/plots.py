@@ -6,7 +6,8 @@ how a shopper's interest in each category rises and fades over time, and how mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,27 @@ __all__ = ["plot_decay_curves", "plot_interest_trajectories", "plot_metric_bars"
 _DAY = 86400.0
 
 
-def _pyplot() -> Any:
-    """pyplot on the non-interactive Agg backend (imported lazily: matplotlib is slow to load)."""
+@contextmanager
+def _figure(path: StrPath, **subplots: Any) -> Iterator[Any]:
+    """The axes of a new figure (``plt.subplots(**subplots)``), written to ``path`` on exit.
+
+    Why one helper: every plot here is drawn off-screen on the Agg backend, laid out, saved as
+    a PNG at one resolution and closed, so that a long run (the demo, an evaluation) does not
+    keep every figure alive in pyplot's registry. pyplot is imported lazily: matplotlib is slow
+    to load and most commands draw nothing. The figure is closed even when drawing fails.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt
+    fig, axes = plt.subplots(**subplots)
+    try:
+        yield axes
+        fig.tight_layout()
+        fig.savefig(Path(path), dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def plot_decay_curves(
@@ -39,35 +53,32 @@ def plot_decay_curves(
     horizon_seconds: float | None = None,
 ) -> Path:
     """Every kernel at one half-life (left) and exponential curves per category (right)."""
-    plt = _pyplot()
     horizon = horizon_seconds or 4 * half_life_seconds
     ages = np.linspace(0.0, horizon, 400)
     panels = 2 if category_half_lives else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
-    ax = axes[0][0]
-    for kernel in KERNELS:
-        ax.plot(ages / _DAY, decay_weights(ages, half_life_seconds, kernel), label=kernel)  # type: ignore[arg-type]
-    ax.axvline(half_life_seconds / _DAY, color="grey", linestyle=":", label="half-life")
-    ax.axhline(0.5, color="grey", linestyle=":")
-    ax.set(xlabel="age (days)", ylabel="weight k(age)", title="Decay kernels", ylim=(0, 1.05))
-    ax.legend()
-    if category_half_lives:
-        ax = axes[0][1]
-        longest = max(category_half_lives.values())
-        ages = np.linspace(0.0, 3 * longest, 400)
-        for name, half_life in category_half_lives.items():
-            ax.plot(
-                ages / _DAY,
-                decay_weights(ages, half_life),
-                label=f"{name} ({half_life / _DAY:.1f}d)",
+    with _figure(path, nrows=1, ncols=panels, figsize=(6 * panels, 4), squeeze=False) as axes:
+        ax = axes[0][0]
+        for kernel in KERNELS:
+            ax.plot(ages / _DAY, decay_weights(ages, half_life_seconds, kernel), label=kernel)  # type: ignore[arg-type]
+        ax.axvline(half_life_seconds / _DAY, color="grey", linestyle=":", label="half-life")
+        ax.axhline(0.5, color="grey", linestyle=":")
+        ax.set(xlabel="age (days)", ylabel="weight k(age)", title="Decay kernels", ylim=(0, 1.05))
+        ax.legend()
+        if category_half_lives:
+            ax = axes[0][1]
+            longest = max(category_half_lives.values())
+            ages = np.linspace(0.0, 3 * longest, 400)
+            for name, half_life in category_half_lives.items():
+                ax.plot(
+                    ages / _DAY,
+                    decay_weights(ages, half_life),
+                    label=f"{name} ({half_life / _DAY:.1f}d)",
+                )
+            ax.set(
+                xlabel="age (days)", ylabel="weight", title="Half-life per category", ylim=(0, 1.05)
             )
-        ax.set(xlabel="age (days)", ylabel="weight", title="Half-life per category", ylim=(0, 1.05))
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+            ax.legend(fontsize="small")
+    return Path(path)
 
 
 def interest_trajectory(
@@ -107,58 +118,55 @@ def plot_interest_trajectories(
     points: int = 300,
 ) -> Path:
     """For each user, decayed interest over time in their top categories, events marked."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(users), 1, figsize=(9, 3 * len(users)), squeeze=False)
     first, last = events.time_range()
     times = np.linspace(first, last, points)
-    for ax, user in zip(axes[:, 0], users, strict=True):
-        mask = (events.user_index == user) & (events.category_index >= 0)
-        cats, counts = np.unique(events.category_index[mask], return_counts=True)
-        chosen = cats[np.argsort(-counts, kind="stable")[:top_categories]]
-        curves = interest_trajectory(
-            events, user, list(chosen), times, half_life_seconds=half_life_seconds, kernel=kernel
-        )
-        for cat, curve in zip(chosen, curves, strict=True):
-            label = events.categories.raw([cat])[0]
-            (line,) = ax.plot((times - first) / _DAY, curve, label=f"category {label}")
-            in_cat = mask & (events.category_index == cat)
-            ax.plot(
-                (events.timestamp_seconds[in_cat] - first) / _DAY,
-                np.zeros(int(in_cat.sum())),
-                "|",
-                color=line.get_color(),
-                markersize=10,
+    figsize = (9, 3 * len(users))
+    with _figure(path, nrows=len(users), ncols=1, figsize=figsize, squeeze=False) as axes:
+        for ax, user in zip(axes[:, 0], users, strict=True):
+            mask = (events.user_index == user) & (events.category_index >= 0)
+            cats, counts = np.unique(events.category_index[mask], return_counts=True)
+            chosen = cats[np.argsort(-counts, kind="stable")[:top_categories]]
+            curves = interest_trajectory(
+                events,
+                user,
+                list(chosen),
+                times,
+                half_life_seconds=half_life_seconds,
+                kernel=kernel,
             )
-        ax.set(
-            title=f"user {events.users.raw([user])[0]}",
-            xlabel="day",
-            ylabel="interest I(t)",
-        )
-        ax.legend(fontsize="small", loc="upper left")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+            for cat, curve in zip(chosen, curves, strict=True):
+                label = events.categories.raw([cat])[0]
+                (line,) = ax.plot((times - first) / _DAY, curve, label=f"category {label}")
+                in_cat = mask & (events.category_index == cat)
+                ax.plot(
+                    (events.timestamp_seconds[in_cat] - first) / _DAY,
+                    np.zeros(int(in_cat.sum())),
+                    "|",
+                    color=line.get_color(),
+                    markersize=10,
+                )
+            ax.set(
+                title=f"user {events.users.raw([user])[0]}",
+                xlabel="day",
+                ylabel="interest I(t)",
+            )
+            ax.legend(fontsize="small", loc="upper left")
+    return Path(path)
 
 
 def plot_metric_bars(
     path: StrPath, results: Mapping[str, Mapping[str, float]], metrics: Sequence[str]
 ) -> Path:
     """Grouped bars: one group per metric, one bar per model."""
-    plt = _pyplot()
     models = list(results)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics) * max(1, len(models)) / 3), 4))
-    width = 0.8 / max(1, len(models))
-    x = np.arange(len(metrics))
-    for offset, model in enumerate(models):
-        values = [results[model].get(metric, np.nan) for metric in metrics]
-        ax.bar(x + offset * width, values, width, label=model)
-    ax.set_xticks(x + width * (len(models) - 1) / 2, list(metrics))
-    ax.set(ylabel="score", title="Full-ranking metrics on the test split")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    figsize = (max(6, 1.6 * len(metrics) * max(1, len(models)) / 3), 4)
+    with _figure(path, figsize=figsize) as ax:
+        width = 0.8 / max(1, len(models))
+        x = np.arange(len(metrics))
+        for offset, model in enumerate(models):
+            values = [results[model].get(metric, np.nan) for metric in metrics]
+            ax.bar(x + offset * width, values, width, label=model)
+        ax.set_xticks(x + width * (len(models) - 1) / 2, list(metrics))
+        ax.set(ylabel="score", title="Full-ranking metrics on the test split")
+        ax.legend(fontsize="small")
+    return Path(path)

@@ -28,10 +28,9 @@ Microsoft Recommenders, "SAR: Simple Algorithm for Recommendation",
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, ClassVar, Final, Literal, get_args
+from typing import ClassVar, Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +40,7 @@ import scipy.sparse as sp
 from decayrec._time import from_seconds
 from decayrec.decay.kernels import decay_weights
 from decayrec.errors import InvalidParameterError
+from decayrec.models._params import check_non_negative, is_positive_int
 from decayrec.models.base import Recommender
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
@@ -135,27 +135,17 @@ class DecayedItemKNN(Recommender):
                 f"The 'cooccurrence_by' parameter of {owner} must be 'user' or 'session'. "
                 f"Got {self.cooccurrence_by!r} instead."
             )
-        if self.max_neighbours is not None and not _positive_int(self.max_neighbours):
+        if self.max_neighbours is not None and not is_positive_int(self.max_neighbours):
             raise InvalidParameterError(
                 f"The 'max_neighbours' parameter of {owner} must be an integer >= 1 or None. "
                 f"Got {self.max_neighbours!r} instead."
             )
-        if not _positive_int(self.min_cooccurrence):
+        if not is_positive_int(self.min_cooccurrence):
             raise InvalidParameterError(
                 f"The 'min_cooccurrence' parameter of {owner} must be an integer >= 1. "
                 f"Got {self.min_cooccurrence!r} instead."
             )
-        weight = self.self_weight
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not math.isfinite(weight)
-            or weight < 0
-        ):
-            raise InvalidParameterError(
-                f"The 'self_weight' parameter of {owner} must be a finite number >= 0. "
-                f"Got {weight!r} instead."
-            )
+        check_non_negative(self.self_weight, "self_weight", owner)
 
     # ------------------------------------------------------------------ state
     def _fit_state(self) -> None:
@@ -281,7 +271,3 @@ def _session_units(user: IndexArray, session: pl.Series) -> tuple[IndexArray, in
         units, on=["user", "session"], how="left", maintain_order="left", nulls_equal=True
     )["unit"]
     return codes.to_numpy().astype(np.int64), units.height
-
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= 1)

@@ -13,13 +13,11 @@ no history at ``at``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
 from typing import ClassVar
 
 from decayrec.models.base import Recommender
 from decayrec.models.results import Explanation
-from decayrec.types import FloatArray, IndexArray, KernelName
+from decayrec.types import FloatArray, IndexArray
 
 __all__ = ["DecayedPopularity"]
 
@@ -44,11 +42,12 @@ class DecayedPopularity(Recommender):
     Notes
     -----
     Stability: stable. Popularity at many instants is cheap: the exponential kernel is
-    checkpointed exactly (see ``_PopularityIndex``), so evaluating with one instant per user
+    checkpointed exactly (see ``PopularityIndex``), so evaluating with one instant per user
     costs one small pass per distinct instant.
 
     Examples
     --------
+    >>> from datetime import timedelta
     >>> from decayrec.data.schema import EventLog
     >>> log = EventLog.from_indices(user_index=[0, 1, 2, 2], item_index=[0, 0, 1, 1],
     ...     timestamp_seconds=[0.0, 0.0, 86_400.0 * 9, 86_400.0 * 10], event_type=[4, 4, 0, 0])
@@ -62,15 +61,6 @@ class DecayedPopularity(Recommender):
 
     name: ClassVar[str] = "decayed-popularity"
     _tie_break_by_popularity: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        *,
-        kernel: KernelName = "exponential",
-        half_life: timedelta | None = timedelta(days=7),
-        event_weights: Mapping[str, float] | None = None,
-    ) -> None:
-        super().__init__(kernel=kernel, half_life=half_life, event_weights=event_weights)
 
     def _fit_state(self) -> None:
         # Everything needed lives in ``popularity_index_``, built by the base class.

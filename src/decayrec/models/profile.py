@@ -21,7 +21,6 @@ rankings (:meth:`DecayedProfile.rank_categories`) use ``Î_u(c, at)`` directly.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import ClassVar, Literal
@@ -33,7 +32,9 @@ import scipy.sparse as sp
 from decayrec._time import from_seconds
 from decayrec.decay.kernels import decay_weights
 from decayrec.errors import InvalidParameterError
-from decayrec.models.base import PriorFn, Recommender, _as_timedelta
+from decayrec.models._params import as_timedelta, check_non_negative
+from decayrec.models._ranking import PriorFn
+from decayrec.models.base import Recommender
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
 
@@ -125,17 +126,7 @@ class DecayedProfile(Recommender):
             self.popularity_half_life_seconds_ = self._duration(
                 "popularity_half_life", self.popularity_half_life
             )
-        weight = self.repeat_weight
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not math.isfinite(weight)
-            or weight < 0
-        ):
-            raise InvalidParameterError(
-                f"The 'repeat_weight' parameter of {owner} must be a finite number >= 0. "
-                f"Got {weight!r} instead."
-            )
+        check_non_negative(self.repeat_weight, "repeat_weight", owner)
         overrides: dict[str, float] = {}
         if self.category_half_lives is not None:
             if not isinstance(self.category_half_lives, Mapping):
@@ -277,7 +268,7 @@ class DecayedProfile(Recommender):
             fallback=False,
             category_id=self._category_id(category),
             category_interest=interest,
-            half_life=_as_timedelta(float(self.category_half_life_seconds_[bucket])),
+            half_life=as_timedelta(float(self.category_half_life_seconds_[bucket])),
             components=components,
             events=self._describe_events(
                 self.user_events_.columns, positions, at, decay, contribution

@@ -22,8 +22,9 @@ class Recommendations:
     """Top-n lists for a batch of users, one row per requested user (in request order).
 
     Rows shorter than ``n`` (a threshold, or a small catalogue) are padded with index -1 and
-    score NaN. ``fallback[i]`` is True where user ``i`` was unknown to the model and got the
-    decayed-popularity fallback instead of a personal list.
+    score NaN. ``fallback[i]`` is True where user ``i`` got the decayed-popularity fallback
+    instead of a personal list: unknown to the model, without a training event by their ``at``,
+    or without live evidence then (see :meth:`~decayrec.models.base.Recommender.recommend`).
     """
 
     user_ids: list[str]

@@ -19,6 +19,8 @@ from decayrec.models import (
     DecayedItemKNN,
     DecayedPopularity,
     DecayedProfile,
+    _popularity_index,
+    _ranking,
     base,
     load_model,
     make_model,
@@ -73,7 +75,7 @@ def test_top_n_matches_full_sort(n_cols: int, n: int, with_prior: bool) -> None:
 
     before = scores.copy()
     for threshold in (None, 0.5):
-        top, values = base._top_n(scores, n, threshold, prior if with_prior else None)
+        top, values = _ranking.top_n(scores, n, threshold, prior if with_prior else None)
         expected_top, expected_values = reference_top_n(
             scores, n, threshold, prior_matrix if with_prior else None
         )
@@ -87,7 +89,7 @@ def test_top_n_matches_full_sort(n_cols: int, n: int, with_prior: bool) -> None:
 def test_top_n_prefers_lower_index_on_ties() -> None:
     scores = np.zeros((1, 10))
     scores[0, 7] = 1.0
-    top, values = base._top_n(scores, 3, None)
+    top, values = _ranking.top_n(scores, 3, None)
     assert top.tolist() == [[7, 0, 1]]
     assert values.tolist() == [[1.0, 0.0, 0.0]]
 
@@ -145,7 +147,7 @@ def test_contract_with_popularity_checkpoints_and_small_batches(
     model_cls: type[base.Recommender], events: EventLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The contract holds on the paths big logs take: checkpoints and many user batches."""
-    monkeypatch.setattr(base, "_MIN_CHECKPOINT_EVENTS", 16)
+    monkeypatch.setattr(_popularity_index, "_MIN_CHECKPOINT_EVENTS", 16)
     monkeypatch.setattr(base, "_CELL_BUDGET", 3 * 48)  # three users per batch
     model = model_cls().fit(events)
     assert len(model.popularity_index_.positions) > 3
@@ -174,6 +176,22 @@ def test_all_is_sorted_and_complete() -> None:
     assert models_pkg.__all__ == sorted(models_pkg.__all__, key=_isort_key)
     for name in models_pkg.__all__:
         assert hasattr(models_pkg, name)
+
+
+def test_base_keeps_its_public_names() -> None:
+    """``base`` still offers every public name after its machinery moved to private modules."""
+    assert base.__all__ == ["ExcludePolicy", "Recommender", "load_model"]
+    for name in (
+        "ExcludePolicy",
+        "FORMAT_VERSION",
+        "NO_DECAY_SUFFIX",
+        "PriorFn",
+        "Recommender",
+        "load_model",
+    ):
+        assert hasattr(base, name), name
+    assert base.FORMAT_VERSION == 1
+    assert base.NO_DECAY_SUFFIX == "-no-decay"
 
 
 def test_models_registry_names() -> None:
