@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import polars as pl
@@ -178,13 +178,19 @@ def _per_category(events: EventLog, shop: SimulatedShop) -> np.ndarray:
     return np.array([truth[c] for c in events.categories.ids.to_list()])
 
 
-def _print_verdict(doc: dict) -> None:  # type: ignore[type-arg]
-    """One line per decayed model: decay on vs off, and vs popularity."""
+def _print_verdict(doc: dict[str, Any]) -> None:
+    """One line per decayed model: decay on vs off, and vs trending items (popularity)."""
     scores = {r["model"]: r["metrics"]["ndcg@10"] for r in doc["results"]}
+    popularity = scores.get("decayed-popularity")
     for name in ("decayed-profile", "decayed-itemknn", "decayed-popularity"):
-        if name in scores and f"{name}-no-decay" in scores:
-            on, off = scores[name], scores[f"{name}-no-decay"]
-            console.print(
-                f"{name}: NDCG@10 {on:.4f} with decay vs {off:.4f} without "
-                f"({(on / off - 1) * 100 if off else float('inf'):+.0f}%)"
-            )
+        if name not in scores or f"{name}-no-decay" not in scores:
+            continue
+        on, off = scores[name], scores[f"{name}-no-decay"]
+        line = f"{name}: NDCG@10 {on:.4f} with decay vs {off:.4f} without ({_change(on, off)})"
+        if popularity is not None and name != "decayed-popularity":
+            line += f"; decayed popularity {popularity:.4f} ({_change(on, popularity)})"
+        console.print(line)
+
+
+def _change(new: float, old: float) -> str:
+    return f"{(new / old - 1) * 100:+.0f}%" if old else "n/a"
