@@ -12,9 +12,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
-
-import polars as pl
+from typing import Any
 
 from decayrec.data.clean import (
     REASON_COLUMNS,
@@ -28,12 +26,6 @@ from decayrec.errors import DataValidationError, InvalidParameterError
 from decayrec.types import StrPath
 
 __all__ = ["load_events"]
-
-_OPTIONAL: Final[Mapping[str, pl.DataType]] = {
-    "value": pl.Float64(),
-    "session_id": pl.String(),
-    "event_id": pl.String(),
-}
 
 
 def load_events(
@@ -119,9 +111,6 @@ def load_events(
         if raw.sort_by is not None:
             frame = frame.sort(["timestamp", *raw.sort_by], maintain_order=True, nulls_last=True)
         say(f"Indexing {report.rows_kept:,} events")
-        absent = [c for c in _OPTIONAL if c not in frame.columns]
-        # Typed null columns: cheaper for from_frame than building them from Python lists.
-        frame = frame.with_columns(pl.lit(None, dtype=_OPTIONAL[c]).alias(c) for c in absent)
         events = EventLog.from_frame(frame, source=raw.source)
     return events, report
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -220,11 +220,118 @@ class Vocabulary:
 
 
 def _factorize(values: pl.Series) -> tuple[Vocabulary, IndexArray]:
-    """Dense codes in first-appearance order, and the vocabulary of distinct raw ids."""
-    as_str = values.cast(pl.String)
-    uniques = as_str.unique(maintain_order=True)
-    vocab = Vocabulary(uniques.rename("id"))
-    return vocab, vocab.indices(as_str)
+    """Dense codes in first-appearance order (-1 where null), and the vocabulary of raw ids.
+
+    Why not ``unique`` plus a join on the text: hashing millions of strings twice is most of
+    the time it takes to index a log. The public logs' ids are integers, so a column of
+    integer text is factorised as integers (only the distinct values become strings again);
+    other text is factorised by a 64-bit hash of each string and checked against the strings,
+    so that a hash collision costs time (the exact path), never a wrong id.
+    """
+    integers = _as_integers(values)
+    if integers is not None:
+        codes, distinct = _dense_codes(integers)
+        ids = distinct.cast(pl.String)
+        if values.dtype.is_integer() or _same_lengths(ids, codes, values):
+            return Vocabulary(ids.rename("id")), codes
+    text = values.cast(pl.String)
+    codes, _ = _dense_codes(_text_hashes(text))
+    ids = text.gather(_first_rows(codes))
+    if not _same_text(ids, codes, text):  # a hash collision: almost never
+        ids = text.drop_nulls().unique(maintain_order=True)
+        codes = Vocabulary(ids).indices(text)
+    return Vocabulary(ids.rename("id")), codes
+
+
+def _as_integers(values: pl.Series) -> pl.Series | None:
+    """``values`` as Int64 when every one is an integer (or integer text); else ``None``.
+
+    Polars reads text as an integer only when it is ``[+-]?[0-9]+`` (ASCII digits), so such
+    text is its integer's canonical spelling exactly when it is as long as that spelling
+    (``"007"`` and ``"+7"`` are not); :func:`_factorize` checks the lengths.
+    """
+    dtype = values.dtype
+    if not (dtype.is_integer() or dtype == pl.String):
+        return None
+    integers = values.cast(pl.Int64, strict=False)
+    return integers if integers.null_count() == values.null_count() else None
+
+
+def _text_hashes(text: pl.Series) -> pl.Series:
+    """A 64-bit hash of each string (null stays null)."""
+    hashed = text.hash()
+    if not text.null_count():
+        return hashed
+    return pl.select(pl.when(text.is_not_null()).then(hashed)).to_series()
+
+
+#: Integer keys spanning at most this many values per row are coded through a lookup table.
+_TABLE_SPAN_PER_ROW: Final = 4
+
+
+def _dense_codes(keys: pl.Series) -> tuple[IndexArray, pl.Series]:
+    """Codes of integer ``keys`` in first-appearance order (-1 where null), and the keys.
+
+    The distinct keys (in that order) come from one hash pass; the codes then come from a
+    lookup table indexed by the key when the keys span a small range (ids numbered by the
+    shop), else from a join.
+    """
+    distinct = keys.drop_nulls().unique(maintain_order=True)
+    if not len(distinct):
+        return np.full(len(keys), -1, dtype=np.int32), distinct
+    low, high = distinct.min(), distinct.max()
+    if (
+        keys.dtype == pl.Int64
+        and isinstance(low, int)
+        and isinstance(high, int)
+        and high - low < _TABLE_SPAN_PER_ROW * len(keys) + 1024
+    ):
+        table = np.empty(high - low + 1, dtype=np.int32)
+        table[distinct.to_numpy() - low] = np.arange(len(distinct), dtype=np.int32)
+        codes = table[keys.fill_null(low).to_numpy() - low]
+        if keys.null_count():
+            codes[keys.is_null().to_numpy()] = -1
+        return codes, distinct
+    lookup = pl.DataFrame(
+        {"key": distinct, "code": pl.int_range(len(distinct), dtype=pl.Int32, eager=True)}
+    )
+    joined = keys.to_frame("key").join(lookup, on="key", how="left", maintain_order="left")
+    return joined["code"].fill_null(-1).to_numpy().astype(np.int32, copy=False), distinct
+
+
+def _first_rows(codes: IndexArray) -> npt.NDArray[np.intp]:
+    """Row of the first appearance of each code, in code order (codes in first-appearance order).
+
+    Row ``i`` is a first appearance exactly when its code exceeds every earlier code.
+    """
+    if not len(codes):
+        return np.zeros(0, dtype=np.intp)
+    highest = np.maximum.accumulate(codes)
+    first = np.empty(len(codes), dtype=bool)
+    first[0] = codes[0] >= 0
+    np.greater(codes[1:], highest[:-1], out=first[1:])
+    return np.flatnonzero(first)
+
+
+def _valid(codes: IndexArray, values: pl.Series) -> tuple[IndexArray, pl.Series]:
+    """Codes and values of the rows that are not null."""
+    if not values.null_count():
+        return codes, values
+    known = codes >= 0
+    return codes[known], values.filter(pl.Series(known))
+
+
+def _same_lengths(ids: pl.Series, codes: IndexArray, text: pl.Series) -> bool:
+    """Whether each text has the length of its id (integer text: then it *is* its id)."""
+    codes, text = _valid(codes, text)
+    lengths = ids.str.len_bytes().to_numpy()
+    return bool(np.array_equal(lengths[codes], text.str.len_bytes().to_numpy()))
+
+
+def _same_text(ids: pl.Series, codes: IndexArray, text: pl.Series) -> bool:
+    """Whether each text equals the id of its code."""
+    codes, text = _valid(codes, text)
+    return bool((ids.gather(codes) == text).all())
 
 
 _TIMESTAMP = pl.Datetime("us", "UTC")
@@ -285,8 +392,7 @@ class EventLog:
         users, user_index = _factorize(frame["user_id"])
         items, item_index = _factorize(frame["item_id"])
         if "category_id" in frame.columns:
-            categories, category_index = _factorize(frame["category_id"].drop_nulls())
-            category_index = categories.indices(frame["category_id"])
+            categories, category_index = _factorize(frame["category_id"])
         else:
             categories = Vocabulary(pl.Series("id", [], dtype=pl.String))
             category_index = np.full(frame.height, -1, dtype=np.int32)
@@ -523,7 +629,7 @@ def _optional(
 ) -> pl.Series:
     if column in frame.columns:
         return frame[column].cast(dtype)
-    return pl.Series(column, [None] * n, dtype=dtype)
+    return pl.repeat(None, n, dtype=dtype, eager=True).alias(column)
 
 
 def _as_timestamps(column: pl.Series, source: str) -> pl.Series:

@@ -115,6 +115,29 @@ def test_a_bad_row_does_not_make_its_twin_a_duplicate() -> None:
     assert report.dropped["bad_timestamp"] == 2 and report.dropped["duplicate"] == 0
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["u1", "u2"]),
+            st.sampled_from(["a", "b"]),
+            st.sampled_from([str(T0), str(T0 + 1)]),
+            st.sampled_from(["pv", "buy"]),
+            st.sampled_from(["x", "y"]),
+        ),
+        max_size=30,
+    )
+)
+def test_duplicates_are_rows_seen_before_in_every_column(rows: list[tuple[str, ...]]) -> None:
+    # Many rows share (user, item, timestamp) and differ in event type or an extra column.
+    names = ("user_id", "item_id", "timestamp", "event_type", "extra")
+    raw = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+    first_rows = {row: k for k, row in reversed(list(enumerate(rows)))}
+    cleaned, report = clean_events(raw)
+    assert cleaned["_row"].to_list() == sorted(first_rows.values())
+    assert report.dropped["duplicate"] == len(rows) - len(first_rows)
+
+
 # ------------------------------------------------------------------------------ bots
 
 
@@ -257,6 +280,20 @@ def test_typed_timestamp_columns() -> None:
         cleaned, _ = clean_events(frame)
         assert cleaned["timestamp"].to_list() == [expected[name]], name
         assert cleaned["event_type"].to_list() == [int(EventType.VIEW)]  # no type column
+
+
+def test_whole_seconds_are_exact_up_to_where_milliseconds_begin() -> None:
+    texts = ["0", "-0", "+1700000000", "0001700000000", "-62135596800", "99999999999"]
+    texts.append("100000000000")  # from 1e11 on: milliseconds
+    wide = CleaningConfig(
+        valid_range=(datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC))
+    )
+    rows = [("u", f"i{k}", text, "pv") for k, text in enumerate(texts)]
+    cleaned, report = clean_events(_frame(rows), wide)
+    assert report.rows_kept == len(texts), report.examples
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    seconds = [0, 0, 1_700_000_000, 1_700_000_000, -62_135_596_800, 99_999_999_999, 100_000_000]
+    assert cleaned["timestamp"].to_list() == [epoch + timedelta(seconds=s) for s in seconds]
 
 
 def test_timestamp_of_an_unusable_type() -> None:

@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 import polars as pl
 
@@ -28,10 +28,12 @@ __all__ = [
     "Reader",
     "check_header",
     "first_line",
+    "join_categories",
     "map_columns",
     "quote",
     "read_delimited",
     "read_failure",
+    "read_mapped",
     "renamed",
     "require_file",
     "split_line",
@@ -208,6 +210,34 @@ def read_delimited(
     return frame
 
 
+def read_mapped(
+    path: Path,
+    mapping: Mapping[str, str],
+    *,
+    header: Sequence[str],
+    source: str,
+    fmt: str,
+    separator: str = ",",
+) -> pl.DataFrame:
+    """The columns of ``mapping`` (canonical name -> header column) of a file with a header.
+
+    Each mapped file column is read once, however many names map to it; the frame holds the
+    bookkeeping columns and then the canonical names in ``mapping`` order (see :func:`renamed`).
+    """
+    return renamed(
+        read_delimited(
+            path,
+            source=source,
+            fmt=fmt,
+            names=header,
+            select=sorted(set(mapping.values()), key=header.index),
+            separator=separator,
+            has_header=True,
+        ),
+        mapping,
+    )
+
+
 def _only_header(path: Path) -> bool:
     """Whether nothing but blank space follows the first line."""
     with path.open("rb") as handle:
@@ -254,3 +284,21 @@ def renamed(frame: pl.DataFrame, mapping: Mapping[str, str]) -> pl.DataFrame:
     """Select the mapped file columns under their canonical names (keeping bookkeeping)."""
     keep = [c for c in ("_row", "_file", "_malformed") if c in frame.columns]
     return frame.select(*keep, *(pl.col(column).alias(name) for name, column in mapping.items()))
+
+
+def join_categories(
+    frame: pl.DataFrame, categories: pl.DataFrame, *, keep: Literal["first", "last"] = "first"
+) -> pl.DataFrame:
+    """``frame`` with the ``category_id`` of its ``item_id`` from a side table, rows in order.
+
+    ``categories`` holds ``item_id`` and ``category_id`` text (a catalogue file beside the
+    events); item ids are stripped, and of several rows for one item the first (or last) one
+    counts. Items the table lacks get a null category.
+    """
+    table = (
+        categories.select("item_id", "category_id")
+        .with_columns(pl.col("item_id").str.strip_chars())
+        .drop_nulls("item_id")
+        .unique("item_id", keep=keep, maintain_order=True)
+    )
+    return frame.join(table, on="item_id", how="left", maintain_order="left")

@@ -26,6 +26,7 @@ from decayrec.data.formats._base import (
     first_line,
     quote,
     read_delimited,
+    read_mapped,
     require_file,
     split_line,
 )
@@ -61,10 +62,9 @@ def read_amazon(path: Path, *, columns: Mapping[str, str] | None = None) -> RawE
         if "user_id" in fields:
             header, _ = read_header(path, source, ",")
             check_header(header, ("user_id", "item_id", "timestamp"), source=source, fmt="amazon")
-            select = [c for c in ("user_id", "item_id", "timestamp", "seq_pos") if c in header]
-            frame = read_delimited(
-                path, source=source, fmt="amazon", names=header, select=select, has_header=True
-            )
+            names = ("user_id", "item_id", "timestamp", "seq_pos")
+            mapping = {name: name for name in names if name in header}
+            frame = read_mapped(path, mapping, header=header, source=source, fmt="amazon")
             if "seq_pos" in header:
                 frame = frame.with_columns(pl.col("seq_pos").cast(pl.Int64, strict=False))
                 sort_by = ("seq_pos",)

@@ -17,8 +17,7 @@ from decayrec.data.formats._base import (
     RawEvents,
     first_line,
     map_columns,
-    read_delimited,
-    renamed,
+    read_mapped,
     require_file,
     split_line,
 )
@@ -61,17 +60,8 @@ def read_csv_events(path: Path, *, columns: Mapping[str, str] | None = None) -> 
     require_file(path, "csv")
     header, separator = read_header(path, source)
     mapping = map_columns(header, columns, source=source, fmt="csv")
-    wanted = sorted(set(mapping.values()), key=header.index)
-    frame = read_delimited(
-        path,
-        source=source,
-        fmt="csv",
-        names=header,
-        select=wanted,
-        separator=separator,
-        has_header=True,
-    )
-    return RawEvents(renamed(frame, mapping), source)
+    frame = read_mapped(path, mapping, header=header, source=source, fmt="csv", separator=separator)
+    return RawEvents(frame, source)
 
 
 FORMAT = FormatSpec(

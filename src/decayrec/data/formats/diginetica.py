@@ -27,6 +27,7 @@ from decayrec.data.formats._base import (
     FormatSpec,
     RawEvents,
     check_header,
+    join_categories,
     read_delimited,
     read_failure,
 )
@@ -104,14 +105,12 @@ def read_diginetica(path: Path, *, columns: Mapping[str, str] | None = None) -> 
     frame = pl.concat(parts, how="diagonal_relaxed")
     categories = folder / _CATEGORIES
     if categories.is_file():
-        frame = frame.join(
-            _read_categories(categories), on="item_id", how="left", maintain_order="left"
-        )
+        frame = join_categories(frame, _read_categories(categories))
     return RawEvents(frame, source, sort_by=())
 
 
 def _read_categories(path: Path) -> pl.DataFrame:
-    """``item_id -> category_id`` (the first line of an item wins)."""
+    """``item_id``, ``category_id`` per line (the first line of an item counts)."""
     header, _ = read_header(path, str(path), ";")
     check_header(header, ("itemId", "categoryId"), source=str(path), fmt="diginetica")
     try:
@@ -120,13 +119,9 @@ def _read_categories(path: Path) -> pl.DataFrame:
         )
     except (pl.exceptions.PolarsError, OSError) as error:
         raise read_failure(str(path), "diginetica", error) from None
-    return (
-        table.select(
-            pl.col("itemId").str.strip_chars().alias("item_id"),
-            pl.col("categoryId").str.strip_chars().alias("category_id"),
-        )
-        .drop_nulls("item_id")
-        .unique("item_id", keep="first", maintain_order=True)
+    return table.select(
+        pl.col("itemId").alias("item_id"),
+        pl.col("categoryId").str.strip_chars().alias("category_id"),
     )
 
 

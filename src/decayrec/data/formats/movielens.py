@@ -28,8 +28,10 @@ from decayrec.data.formats._base import (
     RawEvents,
     check_header,
     first_line,
+    join_categories,
     read_delimited,
     read_failure,
+    read_mapped,
     require_file,
 )
 from decayrec.data.formats.csv import read_header
@@ -61,6 +63,12 @@ ML100K_GENRES: Final = (
     "Western",
 )
 _NO_GENRE: Final = "(no genres listed)"
+_CSV_COLUMNS: Final = {
+    "user_id": "userId",
+    "item_id": "movieId",
+    "value": "rating",
+    "timestamp": "timestamp",
+}
 
 
 def _lines(path: Path, source: str) -> pl.DataFrame:
@@ -90,17 +98,8 @@ def _first_genre(genres: pl.Expr) -> pl.Expr:
 
 def _read_csv(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     header, _ = read_header(path, source, ",")
-    check_header(
-        header, ("userId", "movieId", "rating", "timestamp"), source=source, fmt="movielens"
-    )
-    frame = read_delimited(
-        path,
-        source=source,
-        fmt="movielens",
-        names=header,
-        select=["userId", "movieId", "rating", "timestamp"],
-        has_header=True,
-    ).rename({"userId": "user_id", "movieId": "item_id", "rating": "value"})
+    check_header(header, list(_CSV_COLUMNS.values()), source=source, fmt="movielens")
+    frame = read_mapped(path, _CSV_COLUMNS, header=header, source=source, fmt="movielens")
     movies_path = path.parent / "movies.csv"
     movies = None
     if movies_path.is_file():
@@ -193,12 +192,7 @@ def read_movielens(path: Path, *, columns: Mapping[str, str] | None = None) -> R
         pl.col("item_id").str.strip_chars(), pl.lit("rating").alias("event_type")
     )
     if movies is not None:
-        movies = (
-            movies.with_columns(pl.col("item_id").str.strip_chars())
-            .drop_nulls("item_id")
-            .unique("item_id", keep="first", maintain_order=True)
-        )
-        frame = frame.join(movies, on="item_id", how="left", maintain_order="left")
+        frame = join_categories(frame, movies)
     return RawEvents(frame, source)
 
 

@@ -18,8 +18,7 @@ from decayrec.data.formats._base import (
     FormatSpec,
     RawEvents,
     check_header,
-    read_delimited,
-    renamed,
+    read_mapped,
     require_file,
 )
 from decayrec.data.formats.csv import read_header
@@ -45,15 +44,8 @@ def read_rees46(path: Path, *, columns: Mapping[str, str] | None = None) -> RawE
     header, _ = read_header(path, source, ",")
     check_header(header, _REQUIRED, source=source, fmt="rees46")
     mapping = {name: column for name, column in _COLUMNS.items() if column in header}
-    frame = read_delimited(
-        path,
-        source=source,
-        fmt="rees46",
-        names=header,
-        select=sorted(set(mapping.values()), key=header.index),
-        has_header=True,
-    )
-    return RawEvents(renamed(frame, mapping), source)
+    frame = read_mapped(path, mapping, header=header, source=source, fmt="rees46")
+    return RawEvents(frame, source)
 
 
 FORMAT = FormatSpec(

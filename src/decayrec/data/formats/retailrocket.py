@@ -19,9 +19,9 @@ from decayrec.data.formats._base import (
     FormatSpec,
     RawEvents,
     check_header,
-    read_delimited,
+    join_categories,
     read_failure,
-    renamed,
+    read_mapped,
     require_file,
 )
 from decayrec.data.formats.csv import read_header
@@ -37,6 +37,7 @@ _COLUMNS: Final = {
 
 
 def _categories(folder: Path) -> pl.DataFrame | None:
+    """Every ``categoryid`` property of the items, oldest first (the latest one counts)."""
     parts = sorted(folder.glob("item_properties*.csv"))
     if not parts:
         return None
@@ -53,10 +54,9 @@ def _categories(folder: Path) -> pl.DataFrame | None:
         table.with_columns(pl.col("timestamp").cast(pl.Int64, strict=False).alias("__t"))
         .sort("__t", maintain_order=True, nulls_last=False)
         .select(
-            pl.col("itemid").str.strip_chars().alias("item_id"),
+            pl.col("itemid").alias("item_id"),
             pl.col("value").str.strip_chars().alias("category_id"),
         )
-        .unique("item_id", keep="last", maintain_order=True)
     )
 
 
@@ -72,18 +72,11 @@ def read_retailrocket(path: Path, *, columns: Mapping[str, str] | None = None) -
     mapping = dict(_COLUMNS)
     if "transactionid" in header:
         mapping["transactionid"] = "transactionid"
-    frame = read_delimited(
-        path,
-        source=source,
-        fmt="retailrocket",
-        names=header,
-        select=sorted(set(mapping.values()), key=header.index),
-        has_header=True,
-    )
-    frame = renamed(frame, mapping).with_columns(pl.col("item_id").str.strip_chars())
+    frame = read_mapped(path, mapping, header=header, source=source, fmt="retailrocket")
+    frame = frame.with_columns(pl.col("item_id").str.strip_chars())
     categories = _categories(path.parent)
     if categories is not None:
-        frame = frame.join(categories, on="item_id", how="left", maintain_order="left")
+        frame = join_categories(frame, categories, keep="last")
     return RawEvents(frame, source)
 
 
