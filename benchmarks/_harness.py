@@ -179,3 +179,13 @@ def print_timings(timings: Sequence[Timing], *, reference: Timing, unit: str) ->
             f"  {timing.name:<{width}}  {timing.best:>8.3f}  {runs:<24}  "
             f"{format_rate(timing.rate, unit):>18}  {ratio:.2f}x time"
         )
+
+
+def print_target(subject: str, rate: float, target: float, unit: str) -> bool:
+    """Print whether ``subject`` reached ``target`` per second; returns whether it did."""
+    met = rate >= target
+    print(
+        f"target >= {format_rate(target, unit)} for {subject}: "
+        f"{'met' if met else 'NOT met'} ({format_rate(rate, unit)})"
+    )
+    return met

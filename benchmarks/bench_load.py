@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (
     Timing,
-    format_rate,
     parse_count,
     print_environment,
+    print_target,
     print_timings,
     time_best,
 )
@@ -223,11 +223,7 @@ def run(path: Path, args: argparse.Namespace) -> int:
             f"  load_events takes {ours.best / baseline.best:.2f}x the time of {baseline.name} "
             "(which neither cleans nor validates)"
         )
-    met = ours.rate >= TARGET_ROWS_PER_SECOND
-    print(
-        f"target >= {format_rate(TARGET_ROWS_PER_SECOND, 'rows/s')} for load_events: "
-        f"{'met' if met else 'NOT met'} ({format_rate(ours.rate, 'rows/s')})"
-    )
+    print_target("load_events", ours.rate, TARGET_ROWS_PER_SECOND, "rows/s")
     return 0 if all(checks) else 1
 
 

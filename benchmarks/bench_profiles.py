@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (
     Timing,
-    format_rate,
     parse_count,
     print_environment,
+    print_target,
     print_timings,
     time_best,
 )
@@ -232,11 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     print_timings(timings, reference=ours, unit="events/s")
     for timing in timings[1:]:
         print(f"  decayrec is {timing.best / ours.best:.2f}x as fast as {timing.name}")
-    met = ours.rate >= TARGET_EVENTS_PER_SECOND
-    print(
-        f"target >= {format_rate(TARGET_EVENTS_PER_SECOND)} for decayrec: "
-        f"{'met' if met else 'NOT met'} ({format_rate(ours.rate)})"
-    )
+    print_target("decayrec", ours.rate, TARGET_EVENTS_PER_SECOND, "events/s")
     return 0 if all(checks) else 1
 
 
