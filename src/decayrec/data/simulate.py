@@ -702,7 +702,7 @@ class _Simulator:
         view_slot = np.repeat(np.arange(len(users)), n_views)
         gaps = rng.integers(_VIEW_GAP[0], _VIEW_GAP[1] + 1, len(view_slot)).astype(np.float64)
         ends = np.cumsum(gaps)
-        first = np.r_[0, np.cumsum(n_views)[:-1]]
+        first = np.cumsum(n_views) - n_views  # each session's first view; empty on a quiet day
         before = ends - gaps - np.repeat(ends[first] - gaps[first], n_views)
         view_time = starts[view_slot] + before
         view_user = users[view_slot]

@@ -387,3 +387,9 @@ def test_one_million_events_in_seconds() -> None:
     elapsed = time.perf_counter() - began
     assert 800_000 < shop.events.n_events < 1_200_000
     assert elapsed < 10.0, elapsed
+
+
+def test_a_day_without_interest_driven_sessions_does_not_crash() -> None:
+    """Regression: small shops have quiet days; simulate_events(2000) raised IndexError."""
+    events = simulate_events(2000, seed=0)
+    assert events.n_events > 0
