@@ -29,6 +29,7 @@ import numpy as np
 from decayrec.errors import InvalidParameterError
 from decayrec.eval.metrics import metric_key
 from decayrec.eval.protocols import EvaluationCase, RepeatPolicy, TargetKind
+from decayrec.models._params import to_json
 from decayrec.models.base import NO_DECAY_SUFFIX
 
 if TYPE_CHECKING:
@@ -76,11 +77,17 @@ class ModelSpec:
         Builds the model from keyword arguments; ``None`` uses
         :func:`decayrec.models.make_model` with ``name``. Lets any :class:`Recommender`
         (including one defined outside decayrec) run under the same protocol.
+    grid
+        Parameter sets (each a mapping of constructor overrides) tried on validation; the
+        best one by the tuning metric is refitted and tested, like a half-life. ``None``
+        (the default) tunes the half-life instead, when the model decays. A grid is the way
+        to give a model without decay (a peer, a baseline) the same tuning budget.
     """
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
     factory: ModelFactory | None = None
+    grid: Sequence[Mapping[str, Any]] | None = None
 
     @property
     def decays(self) -> bool:
@@ -91,14 +98,26 @@ class ModelSpec:
 
     @property
     def tunes_half_life(self) -> bool:
-        """Whether the half-life is chosen on validation (decays, and not fixed in params)."""
-        return self.decays and "half_life" not in self.params
+        """Whether the half-life is chosen on validation (decays, not fixed, and no grid)."""
+        return self.decays and "half_life" not in self.params and not self.tunes_grid
+
+    @property
+    def tunes_grid(self) -> bool:
+        """Whether a parameter grid of its own is tuned on validation."""
+        return bool(self.grid)
 
     def no_decay(self) -> ModelSpec:
         """The same model with decay switched off (every half-life parameter dropped)."""
         base = self.name.removesuffix(NO_DECAY_SUFFIX)
         params = {k: v for k, v in self.params.items() if k not in _DECAY_PARAMETERS}
-        return ModelSpec(base + NO_DECAY_SUFFIX, params, self.factory)
+        grid = None
+        if self.grid is not None:  # grid entries lose their decay parameters too
+            entries = [
+                {k: v for k, v in entry.items() if k not in _DECAY_PARAMETERS}
+                for entry in self.grid
+            ]
+            grid = entries if any(entries) else None
+        return ModelSpec(base + NO_DECAY_SUFFIX, params, self.factory, grid)
 
     def build(self, **overrides: Any) -> Recommender:
         """A fresh, unfitted model with ``params`` updated by ``overrides``."""
@@ -142,8 +161,9 @@ class ModelResult:
     evaluate_seconds
         Wall time of ranking and scoring the test users.
     tuning
-        ``[{"half_life": seconds, "<metric>": value}, ...]`` on validation, or ``None`` when
-        the half-life was not tuned.
+        ``[{"half_life": seconds, "<metric>": value}, ...]`` on validation (for a
+        :attr:`ModelSpec.grid`: each grid entry, JSON-ready, with the metric), or ``None``
+        when nothing was tuned.
     """
 
     model: str
@@ -151,7 +171,7 @@ class ModelResult:
     fit_seconds: float
     metrics: dict[str, float]
     evaluate_seconds: float = 0.0
-    tuning: list[dict[str, float]] | None = None
+    tuning: list[dict[str, Any]] | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """``{"model", "params", "fit_seconds", "metrics"}``, the JSON shape of one result."""
@@ -273,6 +293,18 @@ def _with_baselines(specs: list[ModelSpec]) -> list[ModelSpec]:
     return out
 
 
+def _validate_param_grid(spec: ModelSpec) -> None:
+    if spec.grid is None:
+        return
+    if isinstance(spec.grid, Mapping | str) or not all(
+        isinstance(entry, Mapping) for entry in spec.grid
+    ):
+        raise InvalidParameterError(
+            f"The 'grid' of ModelSpec {spec.name!r} must be a sequence of parameter mappings. "
+            f"Got {spec.grid!r} instead."
+        )
+
+
 def _validate_grid(grid: Sequence[timedelta]) -> tuple[timedelta, ...]:
     values = tuple(grid)
     for value in values:
@@ -302,7 +334,8 @@ def evaluate_models(
     For every model: if it decays and its ``half_life`` is not fixed in its params, fit it on
     ``split.train`` once per half-life in ``tune_half_lives`` and keep the one with the best
     ``ndcg@ks[0]`` on the validation part (at most ``tune_max_users`` users; ties: the earlier
-    grid entry); then fit on train + validation with that half-life, timing the fit, and score
+    grid entry); a spec with its own :attr:`ModelSpec.grid` tunes that grid the same way
+    instead; then fit on train + validation with that half-life, timing the fit, and score
     it on the test part. Models without decay skip the tuning. Every model sees the same test
     users, instants and targets (one :class:`~decayrec.eval.protocols.EvaluationCase`).
 
@@ -362,24 +395,25 @@ def evaluate_models(
     specs = default_model_specs() if model_specs is None else [_as_spec(s) for s in model_specs]
     if not specs:
         raise InvalidParameterError("The 'model_specs' parameter must name at least one model.")
+    for spec in specs:
+        _validate_param_grid(spec)
     if add_no_decay_baselines:
         specs = _with_baselines(specs)
 
     test_case = EvaluationCase.from_split(split, part="test", target=target, repeats=repeats)
     notes: list[str] = []
     validation_case: EvaluationCase | None = None
-    if grid and any(s.tunes_half_life for s in specs):
+    if (grid and any(s.tunes_half_life for s in specs)) or any(s.tunes_grid for s in specs):
         validation_case, reason = _validation_case(split, target, repeats)
         if validation_case is None:
-            notes.append(f"half-lives not tuned: {reason}")
+            grids = any(s.tunes_grid for s in specs)
+            what = "half-lives and parameter grids" if grids else "half-lives"
+            notes.append(f"{what} not tuned: {reason}")
         elif tune_max_users is not None:
             validation_case = validation_case.subsample(tune_max_users)
     tuning_metric = metric_key("ndcg", cutoffs[0])
 
-    n_fits = sum(
-        1 + (len(grid) if spec.tunes_half_life and validation_case is not None else 0)
-        for spec in specs
-    )
+    n_fits = sum(1 + _n_tuning_fits(spec, grid, validation_case) for spec in specs)
     reporter = _Reporter(progress, n_fits)
     try:
         results = [
@@ -403,6 +437,39 @@ def evaluate_models(
     )
 
 
+def _n_tuning_fits(
+    spec: ModelSpec, grid: Sequence[timedelta], validation_case: EvaluationCase | None
+) -> int:
+    if validation_case is None:
+        return 0
+    if spec.tunes_grid:
+        return len(spec.grid or ())
+    return len(grid) if spec.tunes_half_life else 0
+
+
+def _tune_param_grid(
+    spec: ModelSpec,
+    validation_case: EvaluationCase,
+    tuning_metric: str,
+    cutoff: int,
+    reporter: _Reporter,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Fit one model per grid entry on train, score it on validation; the best entry wins."""
+    entries = [dict(entry) for entry in spec.grid or ()]
+    tuning: list[dict[str, Any]] = []
+    for entry in entries:
+        start = time.perf_counter()
+        model = spec.build(**entry).fit(validation_case.fit_events)
+        score = validation_case.evaluate(model, (cutoff,))[tuning_metric]
+        tuning.append({**{k: to_json(v) for k, v in entry.items()}, tuning_metric: score})
+        reporter.log(
+            f"{spec.name}: {entry} -> validation {tuning_metric} {score:.4f} "
+            f"({time.perf_counter() - start:.1f}s)"
+        )
+    best = max(range(len(entries)), key=lambda i: (tuning[i][tuning_metric], -i))
+    return entries[best], tuning
+
+
 def _run_spec(
     spec: ModelSpec,
     grid: Sequence[timedelta],
@@ -412,10 +479,14 @@ def _run_spec(
     tuning_metric: str,
     reporter: _Reporter,
 ) -> ModelResult:
-    """Tune one model's half-life on validation (if it decays), refit, and score it on test."""
+    """Tune one model's half-life or grid on validation, refit, and score it on test."""
     overrides: dict[str, Any] = {}
-    tuning: list[dict[str, float]] | None = None
-    if spec.tunes_half_life and validation_case is not None:
+    tuning: list[dict[str, Any]] | None = None
+    if spec.tunes_grid and validation_case is not None:
+        overrides, tuning = _tune_param_grid(
+            spec, validation_case, tuning_metric, cutoffs[0], reporter
+        )
+    elif spec.tunes_half_life and validation_case is not None:
         tuning = []
         for half_life in grid:
             start = time.perf_counter()

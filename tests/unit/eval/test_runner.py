@@ -230,3 +230,49 @@ def test_real_models_under_both_protocols(shop_log: EventLog, target: str, repea
         name = result.results[0].model
         rebuilt = make_model(name, **result.best_params(name))
         assert rebuilt.get_params() == result.results[0].params
+
+
+# ---------------------------------------------------------------------- parameter grids
+def test_parameter_grid_is_tuned_on_validation_like_a_half_life(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    long, short = timedelta(days=30), timedelta(hours=6)
+    spec = ModelSpec("recent", {}, SpyRecent, grid=[{"half_life": long}, {"half_life": short}])
+    assert spec.tunes_grid and not spec.tunes_half_life
+    result = evaluate_models(
+        split, [spec], repeats="allow", ks=(1,), tune_half_lives=GRID, dataset="toy"
+    )
+    n_train, n_both = split.train.n_events, split.train.n_events + split.validation.n_events
+    # the grid replaces the half-life grid; the -no-decay variant's grid loses its half-lives
+    # (nothing left to tune), so it fits once
+    assert fit_log == [(long, n_train), (short, n_train), (short, n_both), (None, n_both)]
+    tuned, baseline = result.results
+    assert tuned.tuning == [
+        {"half_life": long.total_seconds(), "ndcg@1": 0.0},
+        {"half_life": short.total_seconds(), "ndcg@1": 1.0},
+    ]
+    assert tuned.params["half_life"] == short.total_seconds()
+    assert baseline.model == "recent-no-decay" and baseline.tuning is None
+    doc = json.loads(json.dumps(result.to_json_dict()))
+    assert doc["tuning"]["recent"]["grid"] == tuned.tuning
+
+
+def test_parameter_grid_of_a_model_without_decay(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    grid = [{"event_weights": {"view": 1.0}}, {"event_weights": {"view": 2.0}}]
+    spec = ModelSpec("recent", {"half_life": None}, SpyRecent, grid=grid)
+    assert not spec.decays and spec.tunes_grid
+    # no half-life grid at all: the parameter grid is still tuned
+    result = evaluate_models(split, [spec], repeats="allow", ks=(1,), tune_half_lives=())
+    assert len(fit_log) == 3 and all(half_life is None for half_life, _ in fit_log)
+    (only,) = result.results
+    assert only.model == "recent"
+    assert only.tuning is not None
+    assert [entry["event_weights"] for entry in only.tuning] == [{"view": 1.0}, {"view": 2.0}]
+    assert only.params["event_weights"] == {"view": 1.0}  # a tie: the first entry wins
+
+
+def test_parameter_grid_must_hold_mappings(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    spec = ModelSpec("recent", {}, SpyRecent, grid=[("half_life", 1)])  # type: ignore[list-item]
+    with pytest.raises(InvalidParameterError, match="'grid' of ModelSpec 'recent'"):
+        evaluate_models(split, [spec])
