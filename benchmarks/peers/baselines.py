@@ -24,6 +24,7 @@ from decayrec._time import from_seconds
 from decayrec.data.schema import EventType
 from decayrec.errors import InvalidParameterError
 from decayrec.models.base import Recommender
+from decayrec.models.popularity import DecayedPopularity
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
 
@@ -109,8 +110,11 @@ class NoDecayBaseline(Recommender):
         )
 
 
-class Popularity(NoDecayBaseline):
+class Popularity(NoDecayBaseline, DecayedPopularity):
     """All-time popularity: the number of events on each item up to ``at`` (no decay).
+
+    :class:`~decayrec.models.DecayedPopularity` with decay off and every event counting 1
+    (the textbook baseline; ``decayed-popularity-no-decay`` keeps the funnel weights).
 
     Examples
     --------
@@ -122,16 +126,6 @@ class Popularity(NoDecayBaseline):
     """
 
     name: ClassVar[str] = "popularity"
-    _tie_break_by_popularity: ClassVar[bool] = False
-
-    def _fit_state(self) -> None:
-        return None
-
-    def _score_known(self, user_index: IndexArray, at: FloatArray) -> FloatArray:
-        return self._popularity_at(at)
-
-    def _explain_known(self, user: int, item: int, at: float) -> Explanation:
-        return self._explain_popularity(self.events_.users.raw([user])[0], item, at, fallback=False)
 
 
 class PersonalTopFrequency(NoDecayBaseline):
