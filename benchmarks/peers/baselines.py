@@ -20,7 +20,6 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from decayrec._time import from_seconds
 from decayrec.data.schema import EventType
 from decayrec.errors import InvalidParameterError
 from decayrec.models.base import Recommender
@@ -94,15 +93,11 @@ class NoDecayBaseline(Recommender):
     ) -> Explanation:
         columns = self.user_events_.columns
         score = float(self._score_known(np.array([user], dtype=np.int32), np.array([at]))[0, item])
-        return Explanation(
-            user_id=self.events_.users.raw([user])[0],
-            item_id=self.events_.items.raw([item])[0],
-            at=from_seconds(at),
+        return self._item_explanation(
+            self.events_.users.raw([user])[0],
+            item,
+            at,
             score=score,
-            fallback=False,
-            category_id=self._category_id(int(self.item_category_[item])),
-            category_interest=None,
-            half_life=None,
             components={"score": score},
             events=self._describe_events(
                 columns, positions, at, np.ones(len(positions)), contribution

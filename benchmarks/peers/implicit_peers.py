@@ -119,20 +119,9 @@ class _ImplicitPeer(Recommender):
         return out
 
     def _explain_known(self, user: int, item: int, at: float) -> Explanation:
-        from decayrec._time import from_seconds
-
         score = float((self.item_factors_ @ self.user_factors_[user])[item])
-        return Explanation(
-            user_id=self.events_.users.raw([user])[0],
-            item_id=self.events_.items.raw([item])[0],
-            at=from_seconds(at),
-            score=score,
-            fallback=False,
-            category_id=self._category_id(int(self.item_category_[item])),
-            category_interest=None,
-            half_life=None,
-            components={"factors": score},
-            events=[],
+        return self._item_explanation(
+            self.events_.users.raw([user])[0], item, at, score=score, components={"factors": score}
         )
 
     def _state_arrays(self) -> dict[str, np.ndarray[Any, Any]]:

@@ -37,7 +37,6 @@ from typing import ClassVar, Final, Literal
 
 import numpy as np
 
-from decayrec._time import from_seconds
 from decayrec.errors import DecayrecError, InvalidParameterError, MissingExtraError
 from decayrec.models.base import NO_DECAY_SUFFIX, Recommender
 from decayrec.models.results import Explanation
@@ -205,18 +204,13 @@ class SARPeer(Recommender):
 
     def _explain_known(self, user: int, item: int, at: float) -> Explanation:
         score = float(self._score_known(np.array([user], dtype=np.int32), np.array([at]))[0, item])
-        category = int(self.item_category_[item])
-        return Explanation(
-            user_id=self.events_.users.raw([user])[0],
-            item_id=self.events_.items.raw([item])[0],
-            at=from_seconds(at),
+        return self._item_explanation(
+            self.events_.users.raw([user])[0],
+            item,
+            at,
             score=score,
-            fallback=False,
-            category_id=self._category_id(category),
-            category_interest=None,
             half_life=self.half_life,
             components={"sar": score},
-            events=[],
         )
 
 

@@ -529,6 +529,30 @@ class Recommender(ABC):
         decay = decay_weights(at - columns.seconds[rows], half_life, self.kernel)
         contribution = decay * columns.type_weight[rows]
         score = float(self.popularity_index_.one(at)[item])
+        return self._item_explanation(
+            user_id,
+            item,
+            at,
+            score=score,
+            fallback=fallback,
+            half_life=as_timedelta(half_life),
+            components={"item_popularity": score},
+            events=self._describe_events(columns, rows, at, decay, contribution, limit=limit),
+        )
+
+    def _item_explanation(
+        self,
+        user_id: str,
+        item: int,
+        at: float,
+        *,
+        score: float,
+        components: dict[str, float],
+        fallback: bool = False,
+        half_life: timedelta | None = None,
+        events: list[ContributingEvent] | None = None,
+    ) -> Explanation:
+        """An explanation without a category interest (popularity, baselines, peers)."""
         return Explanation(
             user_id=user_id,
             item_id=self.events_.items.raw([item])[0],
@@ -537,9 +561,9 @@ class Recommender(ABC):
             fallback=fallback,
             category_id=self._category_id(int(self.item_category_[item])),
             category_interest=None,
-            half_life=as_timedelta(half_life),
-            components={"item_popularity": score},
-            events=self._describe_events(columns, rows, at, decay, contribution, limit=limit),
+            half_life=half_life,
+            components=components,
+            events=[] if events is None else events,
         )
 
     def _category_id(self, category: int) -> str | None:
