@@ -1,23 +1,23 @@
 """Fit Microsoft recommenders' SAR and score requested users; runs inside the SAR venv.
 
-Only numpy, pandas, scipy and ``recommenders==1.2.1`` exist there: this module must not import
-decayrec (the adapter, ``benchmarks/peers/sar.py``, runs it as ``python -I _sar_worker.py DIR``).
+Only numpy, pandas, scipy, pyarrow and ``recommenders==1.2.1`` exist there: this module must not
+import decayrec (the adapter, ``benchmarks/peers/sar.py``, runs it as
+``python -I _sar_worker.py DIR``).
 
-Exchange folder ``DIR`` (numpy files only, so no pyarrow is needed: the pyarrow wheels that
-install beside numpy<2 are old, and the ids are already integers):
+Exchange folder ``DIR`` (Parquet files and one JSON config):
 
-``events.npz`` (written by the adapter)
+``events.parquet`` (written by the adapter)
     ``user``, ``item`` (int64, the model's indices), ``rating`` (float64, decayrec's event-type
     weight) and ``seconds`` (float64, Unix seconds): the training events, any order.
-``request.npz`` (written by the adapter)
+``request.parquet`` (written by the adapter)
     ``user`` (int64) and ``at`` (float64 seconds), one row per requested score row. Every
     requested user has at least one event at or before its ``at``.
 ``config.json`` (written by the adapter)
     ``similarity`` (SAR's ``similarity_type``), ``time_decay_days`` (SAR's
     ``time_decay_coefficient``; ``null`` switches decay off) and ``n_items`` (catalogue size).
-``scores.npy`` (written here)
-    float64 ``(len(request), n_items)``: row ``r`` scores every catalogue item for request ``r``
-    (column = the model's item index; items SAR never saw score 0).
+``scores.parquet`` (written here)
+    one row per request row, in request order, with column ``scores``: a fixed-size list of
+    ``n_items`` float64 scores (position = the model's item index; items SAR never saw score 0).
 
 What is fitted, and how time is honoured:
 
@@ -41,9 +41,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from recommenders.models.sar import SAR
 
 _DAY_SECONDS = 86_400.0
+
+
+def _write_scores(path: Path, scores: np.ndarray) -> None:
+    """``scores`` (rows x items) as one fixed-size-list column, uncompressed (dense floats)."""
+    n_items = scores.shape[1]
+    values = pa.array(np.ascontiguousarray(scores, dtype=np.float64).reshape(-1))
+    column = pa.FixedSizeListArray.from_arrays(values, n_items)
+    pq.write_table(pa.table({"scores": column}), path, compression="none")
 
 
 def _training_frame(
@@ -69,17 +79,20 @@ def _training_frame(
 
 
 def run(folder: Path) -> None:
-    """Read the exchange folder, fit SAR, write ``scores.npy``."""
+    """Read the exchange folder, fit SAR, write ``scores.parquet``."""
     config = json.loads((folder / "config.json").read_text())
-    with np.load(folder / "events.npz") as data:
-        events = {key: data[key] for key in ("user", "item", "rating", "seconds")}
-    with np.load(folder / "request.npz") as data:
-        user, at = data["user"].astype(np.int64), data["at"].astype(np.float64)
+    events_table = pq.read_table(folder / "events.parquet")
+    events = {
+        key: events_table.column(key).to_numpy() for key in ("user", "item", "rating", "seconds")
+    }
+    request = pq.read_table(folder / "request.parquet")
+    user = request.column("user").to_numpy().astype(np.int64)
+    at = request.column("at").to_numpy().astype(np.float64)
     n_items = int(config["n_items"])
     decay_days = config["time_decay_days"]
     out = np.zeros((len(user), n_items))
     if len(user) == 0:
-        np.save(folder / "scores.npy", out)
+        _write_scores(folder / "scores.parquet", out)
         return
     frame = _training_frame(events, user, at)
     # SAR rejects duplicate rows: sum the ratings of one user-item pair (at one instant when
@@ -111,7 +124,7 @@ def run(folder: Path) -> None:
     out[np.ix_(present, columns)] = scores
     if decay_days is not None:
         out *= np.power(2.0, (horizon - at) / (float(decay_days) * _DAY_SECONDS))[:, None]
-    np.save(folder / "scores.npy", out)
+    _write_scores(folder / "scores.parquet", out)
 
 
 def main(argv: list[str]) -> int:

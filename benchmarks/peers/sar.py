@@ -2,7 +2,7 @@
 
 Why out of process: ``recommenders==1.2.1`` needs ``numpy<2`` and decayrec's dependencies are
 never weakened for a peer, so SAR runs in a virtual environment of its own (create it with
-``sh benchmarks/peers/sar_env.sh``) and this adapter exchanges numpy files with
+``sh benchmarks/peers/sar_env.sh``) and this adapter exchanges Parquet files with
 ``_sar_worker.py`` through a temporary folder. Point ``DECAYREC_SAR_PYTHON`` at the venv's
 python when it is not the default ``.peers/sar-venv/bin/python`` (under the repository root).
 
@@ -36,13 +36,15 @@ from pathlib import Path
 from typing import ClassVar, Final, Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from decayrec.errors import DecayrecError, InvalidParameterError, MissingExtraError
 from decayrec.models.base import NO_DECAY_SUFFIX, Recommender
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
 
-__all__ = ["SARPeer", "SimilarityName", "is_available", "sar_python"]
+__all__ = ["SARPeer", "SimilarityName", "is_available", "read_score_matrix", "sar_python"]
 
 SimilarityName = Literal["jaccard", "lift", "cooccurrence"]
 _SIMILARITIES: Final = ("jaccard", "lift", "cooccurrence")
@@ -83,6 +85,18 @@ def is_available() -> tuple[bool, str]:
     if version != "1.2.1":
         return False, f"SAR venv at {python} has recommenders {version}, not 1.2.1."
     return True, f"recommenders {version} at {python}"
+
+
+def read_score_matrix(path: Path, n_items: int) -> FloatArray:
+    """The worker's ``scores`` column (one fixed-size list of ``n_items`` per request row)."""
+    column = pq.read_table(path, columns=["scores"]).column("scores").combine_chunks()
+    # A copy: Arrow buffers are read-only and the caller masks scores in place.
+    flat = np.array(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+    if len(column) * n_items != len(flat):
+        raise DecayrecError(
+            f"SAR worker wrote {len(flat)} scores for {len(column)} rows, not {n_items} per row."
+        )
+    return flat.reshape(len(column), n_items)
 
 
 class SARPeer(Recommender):
@@ -163,21 +177,21 @@ class SARPeer(Recommender):
         }
         with tempfile.TemporaryDirectory(prefix="decayrec-sar-") as tmp:
             folder = Path(tmp)
-            np.savez(
-                folder / "events.npz",
-                user=columns.user.astype(np.int64),
-                item=columns.item.astype(np.int64),
-                rating=columns.type_weight.astype(np.float64),
-                seconds=columns.seconds.astype(np.float64),
-            )
-            np.savez(
-                folder / "request.npz",
-                user=np.asarray(user_index, dtype=np.int64),
-                at=np.asarray(at, dtype=np.float64),
-            )
+            events = {
+                "user": columns.user.astype(np.int64),
+                "item": columns.item.astype(np.int64),
+                "rating": columns.type_weight.astype(np.float64),
+                "seconds": columns.seconds.astype(np.float64),
+            }
+            pq.write_table(pa.table(events), folder / "events.parquet")
+            request = {
+                "user": np.asarray(user_index, dtype=np.int64),
+                "at": np.asarray(at, dtype=np.float64),
+            }
+            pq.write_table(pa.table(request), folder / "request.parquet")
             (folder / "config.json").write_text(json.dumps(config))
             self._run_worker(folder)
-            scores = np.load(folder / "scores.npy")
+            scores = read_score_matrix(folder / "scores.parquet", self.n_items)
         expected = (len(user_index), self.n_items)
         if scores.shape != expected:
             raise DecayrecError(f"SAR worker wrote scores of shape {scores.shape}, not {expected}.")

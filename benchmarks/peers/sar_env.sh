@@ -3,7 +3,7 @@
 #
 # Why a venv of its own: recommenders 1.2.1 needs numpy<2, and its declared dependencies pull
 # in dozens of packages SAR never imports. decayrec's own dependencies are never weakened for a
-# peer, so SAR lives apart and benchmarks/peers/sar.py talks to it through files.
+# peer, so SAR lives apart and benchmarks/peers/sar.py talks to it through Parquet files.
 #
 # Usage:  sh benchmarks/peers/sar_env.sh [VENV_DIR]
 #   VENV_DIR  default: $DECAYREC_SAR_VENV, else .peers/sar-venv under the repository root.
@@ -20,7 +20,8 @@ python=${PYTHON:-$(command -v python3.11 || command -v python3)}
 check='import importlib.metadata as m, numpy, pandas, scipy
 from recommenders.models.sar import SAR
 assert m.version("recommenders") == "1.2.1", m.version("recommenders")
-assert numpy.__version__ < "2", numpy.__version__'
+assert numpy.__version__ < "2", numpy.__version__
+import pyarrow'
 
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -I -c "$check" 2>/dev/null; then
     echo "SAR venv ready: $venv"
@@ -31,6 +32,7 @@ fi
 # --no-deps: SAR itself needs only numpy, pandas and scipy (measured with 1.2.1). pip then
 # reports recommenders' other declared dependencies as missing; SAR never imports them.
 "$venv/bin/python" -m pip install --quiet --no-deps "recommenders==1.2.1"
-"$venv/bin/python" -m pip install --quiet "numpy<2" "pandas>2,<3" scipy
+# pyarrow: the adapter exchanges Parquet files with the worker (pyarrow 23+ needs numpy 2).
+"$venv/bin/python" -m pip install --quiet "numpy<2" "pandas>2,<3" scipy "pyarrow>=15,<23"
 "$venv/bin/python" -I -c "$check"
 echo "SAR venv ready: $venv"
