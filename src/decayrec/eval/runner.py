@@ -97,9 +97,25 @@ class ModelSpec:
         return "half_life" not in self.params or self.params["half_life"] is not None
 
     @property
+    def learns_decay(self) -> bool:
+        """Whether the model learns its own half-lives (nothing to tune on a grid)."""
+        if self.factory is not None:
+            return False
+        from decayrec.models import MODELS
+
+        model_cls = MODELS.get(self.name.removesuffix(NO_DECAY_SUFFIX))
+        return bool(getattr(model_cls, "learns_decay", False))
+
+    @property
     def tunes_half_life(self) -> bool:
-        """Whether the half-life is chosen on validation (decays, not fixed, and no grid)."""
-        return self.decays and "half_life" not in self.params and not self.tunes_grid
+        """Whether the half-life is chosen on validation (decays, not fixed, no grid, and not
+        learned by the model itself)."""
+        return (
+            self.decays
+            and "half_life" not in self.params
+            and not self.tunes_grid
+            and not self.learns_decay
+        )
 
     @property
     def tunes_grid(self) -> bool:

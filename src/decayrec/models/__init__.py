@@ -10,7 +10,7 @@ Examples
 >>> make_model("decayed-profile-no-decay").display_name
 'decayed-profile-no-decay'
 >>> sorted(MODELS)
-['decayed-itemknn', 'decayed-popularity', 'decayed-profile']
+['decayed-itemknn', 'decayed-popularity', 'decayed-profile', 'learned-decay']
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from decayrec.models.item2item import (
     SimilarityName,
     item_similarity,
 )
+from decayrec.models.learned import LearnedDecay
 from decayrec.models.popularity import DecayedPopularity
 from decayrec.models.profile import DecayedProfile
 from decayrec.models.results import ContributingEvent, Explanation, Recommendations
@@ -40,6 +41,7 @@ __all__ = [
     "DecayedProfile",
     "ExcludePolicy",
     "Explanation",
+    "LearnedDecay",
     "Recommendations",
     "Recommender",
     "SimilarityName",
@@ -50,7 +52,7 @@ __all__ = [
 
 #: CLI / JSON name -> model class. Later model families register here too.
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (DecayedPopularity, DecayedProfile, DecayedItemKNN)
+    cls.name: cls for cls in (DecayedPopularity, DecayedProfile, DecayedItemKNN, LearnedDecay)
 }
 
 #: Parameters set to ``None`` by the ``-no-decay`` suffix (where a model has them).

@@ -113,6 +113,8 @@ class Recommender(ABC):
     #: Break exact score ties by decayed popularity (then by item index). Off where the score
     #: already is the popularity.
     _tie_break_by_popularity: ClassVar[bool] = True
+    #: The model learns its half-lives from the data (the runner then tunes none on a grid).
+    learns_decay: ClassVar[bool] = False
     _registry: ClassVar[dict[str, type[Recommender]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

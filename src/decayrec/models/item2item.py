@@ -45,7 +45,13 @@ from decayrec.models.base import Recommender
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
 
-__all__ = ["CooccurrenceUnit", "DecayedItemKNN", "SimilarityName", "item_similarity"]
+__all__ = [
+    "CooccurrenceUnit",
+    "DecayedItemKNN",
+    "SimilarityName",
+    "cooccurrence_counts",
+    "item_similarity",
+]
 
 SimilarityName = Literal["cooccurrence", "jaccard", "cosine", "lift", "inclusion"]
 CooccurrenceUnit = Literal["user", "session"]
@@ -161,12 +167,7 @@ class DecayedItemKNN(Recommender):
             units, n_units = _session_units(columns.user, self.events_.frame["session_id"])
         else:
             units, n_units = columns.user, len(self.events_.users)
-        incidence = sp.csr_matrix(
-            (np.ones(len(units)), (units, columns.item)), shape=(n_units, self.n_items)
-        )
-        incidence.sum_duplicates()
-        incidence.data[:] = 1.0
-        counts = (incidence.T @ incidence).tocsr()
+        counts = cooccurrence_counts(units, columns.item, n_units, self.n_items)
         self.similarity_ = item_similarity(
             counts,
             self.similarity,
@@ -216,6 +217,16 @@ class DecayedItemKNN(Recommender):
                 self.user_events_.columns, positions, at, decay, similar + repeat
             ),
         )
+
+
+def cooccurrence_counts(
+    units: IndexArray, items: IndexArray, n_units: int, n_items: int
+) -> sp.csr_matrix:
+    """``C_ij``: how many units (users, sessions) touched both ``i`` and ``j`` (``C_ii``: ``i``)."""
+    incidence = sp.csr_matrix((np.ones(len(units)), (units, items)), shape=(n_units, n_items))
+    incidence.sum_duplicates()
+    incidence.data[:] = 1.0
+    return (incidence.T @ incidence).tocsr()
 
 
 def item_similarity(

@@ -195,7 +195,12 @@ def test_base_keeps_its_public_names() -> None:
 
 
 def test_models_registry_names() -> None:
-    assert sorted(MODELS) == ["decayed-itemknn", "decayed-popularity", "decayed-profile"]
+    assert sorted(MODELS) == [
+        "decayed-itemknn",
+        "decayed-popularity",
+        "decayed-profile",
+        "learned-decay",
+    ]
     for name, cls in MODELS.items():
         assert cls.name == name
         assert isinstance(make_model(name), cls)

@@ -1,0 +1,162 @@
+"""The fitted parameters of :class:`~decayrec.models.learned.LearnedDecay`, as NumPy arrays.
+
+What: every learned number (half-life offsets per category and event type, event-type weights,
+the per-user adjustment network, the repeat cycles, the mixture of evidence sources) and the
+NumPy forward pass that turns a history window into per-event contributions. Scoring, saving
+and loading use only this module, so a fitted model serves without torch; the torch module in
+``_learned_torch`` computes the same quantities and hands its values over here.
+
+The model (``cat`` includes one extra "no category" slot; ages in days)::
+
+    log h_e   = g + δ[cat_e] + τ[type_e] + a_u,      a_u = A · tanh(MLP(features_u))
+    c_e       = w[type_e] · 2^(-age_e / h_e)                          (decayed evidence)
+    r_e       = ρ[cat_e] · LogNormal(age_e; μ[cat_e], σ)   for purchases  (due repeat)
+    λ_i       = Σ_e c_e · (α_cat q_i [cat_e = cat_i] + α_item [item_e = i] + α_sim S[item_e, i])
+                + β π[cat_i] q_i + Σ_e r_e [item_e = i]
+    P(i | u)  = λ_i / Σ_j λ_j
+
+``q_i`` is the item's share of its category's events, ``π`` the learned distribution of
+where new interests start (the categories' event shares, tilted per category) and ``S`` the
+row-normalised item-item similarity; every term sums over items in closed form, so the
+normaliser is exact over the whole catalogue (a full softmax without touching every item).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from decayrec.data.schema import EventType
+from decayrec.models._events import Columns
+from decayrec.models._learned_history import HistoryWindow
+from decayrec.types import FloatArray, IndexArray
+
+__all__ = ["N_EVENT_TYPES", "SOURCES", "DecayParameters", "lognormal_density"]
+
+N_EVENT_TYPES: Final = len(EventType)
+#: Evidence sources mixed by ``mixture`` (in this order).
+SOURCES: Final = ("category", "item", "similar_items")
+_LN2: Final = float(np.log(2.0))
+_SQRT_2PI: Final = float(np.sqrt(2.0 * np.pi))
+
+
+def lognormal_density(age_days: FloatArray, log_cycle: FloatArray, log_sd: float) -> FloatArray:
+    """Log-normal density of a repeat ``age_days`` after a purchase (0 at age 0)."""
+    sd = float(np.exp(log_sd))
+    safe = np.maximum(age_days, 1e-9)
+    z = (np.log(safe) - log_cycle) / sd
+    density: FloatArray = np.where(
+        age_days > 0, np.exp(-0.5 * z * z) / (safe * sd * _SQRT_2PI), 0.0
+    )
+    return density
+
+
+@dataclass
+class DecayParameters:
+    """Learned values; see the module docstring for the formula they plug into.
+
+    ``category_offset``, ``repeat_rate`` and ``repeat_log_cycle`` have ``n_categories + 1``
+    entries (the last: items without a category); type arrays have one entry per
+    :class:`EventType`. ``decays = False`` is the decay-off variant: every ``c_e = w[type]``
+    and no repeat term.
+    """
+
+    decays: bool
+    global_log_half_life: float  # g, natural log of days
+    category_offset: FloatArray  # δ
+    type_offset: FloatArray  # τ
+    type_weight: FloatArray  # w > 0
+    mixture: FloatArray  # α (3,), sums to 1
+    exploration: float  # β > 0
+    exploration_share: FloatArray  # π (slots,), sums to 1
+    repeat_rate: FloatArray  # ρ >= 0
+    repeat_log_cycle: FloatArray  # μ
+    repeat_log_sd: float  # log σ
+    hidden_weight: FloatArray  # (features, hidden)
+    hidden_bias: FloatArray  # (hidden,)
+    output_weight: FloatArray  # (hidden,)
+    output_bias: float
+    feature_mean: FloatArray
+    feature_scale: FloatArray
+    max_log_adjust: float  # A
+
+    # ------------------------------------------------------------------ forward pass
+    def user_adjustment(self, features: FloatArray) -> FloatArray:
+        """``a_u`` per row: the log-factor applied to every half-life of that user."""
+        if self.max_log_adjust == 0.0 or not len(features):
+            return np.zeros(len(features))
+        scaled = (features - self.feature_mean) / self.feature_scale
+        reference = np.tanh(np.tanh(self.hidden_bias) @ self.output_weight + self.output_bias)
+        # einsum, not BLAS: a row's result must not depend on the size of its batch.
+        hidden = np.tanh(np.einsum("bf,fh->bh", scaled, self.hidden_weight) + self.hidden_bias)
+        raw = np.tanh(np.einsum("bh,h->b", hidden, self.output_weight) + self.output_bias)
+        adjust: FloatArray = self.max_log_adjust * (raw - reference)
+        return adjust
+
+    def log_half_life_days(
+        self, category: IndexArray, event_type: npt.NDArray[np.integer[Any]], adjust: FloatArray
+    ) -> FloatArray:
+        """``log h`` for events of ``category`` / ``event_type`` of users adjusted by ``adjust``."""
+        log_h: FloatArray = (
+            self.global_log_half_life
+            + self.category_offset[category]
+            + self.type_offset[event_type]
+            + adjust
+        )
+        return log_h
+
+    def evidence(
+        self, window: HistoryWindow, columns: Columns, features: FloatArray, no_category: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per-event ``(decay, c, r)`` of a window, each ``(rows, width)`` and 0 where padded."""
+        positions, valid = window.positions, window.valid
+        category = _category_slot(columns.category[positions], no_category)
+        event_type = columns.event_type[positions]
+        weight = self.type_weight[event_type]
+        if not self.decays:
+            decay = valid.astype(np.float64)
+            return decay, weight * decay, np.zeros(valid.shape)
+        adjust = self.user_adjustment(features)  # centred: 0 for the average user
+        log_h = self.log_half_life_days(category, event_type, adjust[:, None])
+        decay = np.where(valid, np.exp2(-window.age_days / np.exp(log_h)), 0.0)
+        purchase = valid & (event_type == EventType.PURCHASE)
+        density = lognormal_density(
+            window.age_days, self.repeat_log_cycle[category], self.repeat_log_sd
+        )
+        repeat = np.where(purchase, self.repeat_rate[category] * density, 0.0)
+        return decay, weight * decay, repeat
+
+    # ------------------------------------------------------------------ persistence
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray[Any, Any]]:
+        """Every field as a float64 array named ``prefix + field`` (for ``arrays.npz``)."""
+        return {
+            prefix + f.name: np.atleast_1d(np.asarray(getattr(self, f.name), dtype=np.float64))
+            for f in fields(self)
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Any, prefix: str) -> DecayParameters:
+        """Inverse of :meth:`to_arrays`; scalars come back as Python floats / bools."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            array = np.asarray(arrays[prefix + f.name], dtype=np.float64)
+            if f.name == "decays":
+                values[f.name] = bool(array[0])
+            elif f.type in ("float", float):
+                values[f.name] = float(array[0])
+            else:
+                values[f.name] = array
+        return cls(**values)
+
+    @property
+    def sources(self) -> dict[str, float]:
+        """The mixture weights by source name."""
+        return dict(zip(SOURCES, (float(v) for v in self.mixture), strict=True))
+
+
+def _category_slot(category: IndexArray, no_category: int) -> IndexArray:
+    """Category index with -1 (no category) mapped to the extra slot ``no_category``."""
+    return np.where(category >= 0, category, no_category)

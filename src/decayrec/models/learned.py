@@ -1,0 +1,711 @@
+"""LearnedDecay: half-lives, event weights and repeat cycles learned from the log itself.
+
+Why: every fixed-decay engine asks its user for a half-life (SAR's one global value, TTLs).
+How fast interest fades differs by category (groceries in days, furniture in months), by
+event type and by shopper; this model learns all of it from the training log, by maximum a
+posteriori on next-event prediction, and reads back as a table of half-lives with
+uncertainty.
+
+The model (details in :mod:`decayrec.models._learned_params`): each past event contributes
+``w_type · 2^(-age / h)`` with ``log h = g + δ_category + τ_type + a_user``, where ``a_user``
+comes from a small network over the user's recent behaviour (activity, mean gap, purchase
+share, recency: the *dynamic adjustment*); purchases in a category also schedule a repeat
+around a learned cycle (milk comes back after a week, a phone does not). The evidence reaches
+candidate items through the item's category (times its share there), the item itself and its
+neighbours in the item-item similarity of :class:`~decayrec.models.DecayedItemKNN`, mixed by
+learned weights, plus an exploration term on popularity. Scores are next-event probabilities
+over the whole catalogue.
+
+Training (the ``torch`` extra): each visit of each user (events without a gap longer than
+``session_gap``) is predicted from the events before it; the last ``validation_share`` of
+visits in time is held out for early stopping; Adam, seeded and deterministic. Scoring, saving
+and loading need NumPy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import scipy.sparse as sp
+
+from decayrec.data.schema import EventLog, EventType
+from decayrec.errors import DataValidationError, InvalidParameterError, MissingExtraError
+from decayrec.models._learned_history import (
+    FEATURE_NAMES,
+    Visits,
+    find_visits,
+    history_features,
+    request_windows,
+    visit_windows,
+)
+from decayrec.models._learned_params import DecayParameters
+from decayrec.models._params import check_non_negative, is_positive_int
+from decayrec.models._ranking import PriorFn
+from decayrec.models.base import Recommender
+from decayrec.models.item2item import SimilarityName, cooccurrence_counts, item_similarity
+from decayrec.models.results import Explanation
+from decayrec.types import FloatArray, IndexArray, KernelName
+
+if TYPE_CHECKING:
+    from decayrec.models._learned_torch import TrainingResult
+
+__all__ = ["LearnedDecay"]
+
+_DAY: Final = 86_400.0
+_PREFIX: Final = "learned."
+_SIMILARITIES: Final = ("jaccard", "cosine", "lift", "inclusion", "cooccurrence")
+#: Visits below which no time tail is held out (early stopping would be noise).
+_MIN_HOLDOUT_VISITS: Final = 200
+#: Rows of the feature-scaling pass per chunk (bounds memory on long logs).
+_FEATURE_CHUNK: Final = 65_536
+
+
+class LearnedDecay(Recommender):
+    """Next-event model whose half-lives, event weights and repeat cycles are learned.
+
+    Parameters
+    ----------
+    half_life
+        Starting value of the global half-life (the centre the per-category values start
+        from); ``None`` switches decay off (the ``-no-decay`` variant: every past event counts
+        fully and there is no repeat cycle, the rest is learned the same way).
+    kernel
+        Only ``exponential``: the half-life form the parameters are learned in.
+    event_weights
+        Starting event-type weights (learned from there).
+    session_gap
+        A gap longer than this starts a new visit (the unit that is predicted).
+    max_history
+        How many of a user's latest events are read per prediction.
+    similarity, max_neighbours
+        The item-item similarity that carries evidence to neighbouring items (as in
+        :class:`~decayrec.models.DecayedItemKNN`), rows normalised to sum to one.
+    hidden_units
+        Width of the per-user adjustment network.
+    max_user_factor
+        A user's half-lives may be at most this many times longer or shorter than the
+        category's (1 switches the per-user adjustment off).
+    repeat_cycles
+        Learn a re-purchase cycle per category.
+    prior_scale
+        Standard deviation (natural-log units) of the priors that shrink per-category and
+        per-type offsets toward the global value.
+    learning_rate, batch_size, max_epochs, patience
+        Adam step, visits per mini-batch, epoch limit, and epochs without improvement of the
+        held-out loss before stopping.
+    validation_share
+        Share of the latest visits held out for early stopping (0: train on everything for
+        ``max_epochs``).
+    seed
+        Seeds batch order and initialisation: the same seed and log give the same model.
+    threads
+        Torch CPU threads while training (1 is fastest for these small tensors on few cores).
+    progress
+        Show a progress bar per epoch while training.
+
+    Attributes
+    ----------
+    parameters_ : DecayParameters
+        Everything learned (NumPy).
+    half_lives_ : polars.DataFrame
+        The learned half-lives per category and event type, with 95 % intervals.
+    training_ : dict
+        Loss curves, the best epoch and the seconds per epoch.
+
+    Examples
+    --------
+    >>> from decayrec.data.simulate import ShopConfig, simulate_shop
+    >>> log = simulate_shop(ShopConfig(n_users=300, n_items=120, n_categories=6, days=60)).events
+    >>> model = LearnedDecay(max_epochs=3).fit(log)  # doctest: +SKIP
+    >>> model.half_lives_.columns  # doctest: +SKIP
+    ['level', 'key', 'events', 'half_life_days', 'lower_days', 'upper_days', 'weight']
+    """
+
+    name: ClassVar[str] = "learned-decay"
+    learns_decay: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        half_life: timedelta | None = timedelta(days=7),
+        kernel: KernelName = "exponential",
+        event_weights: Mapping[str, float] | None = None,
+        session_gap: timedelta = timedelta(minutes=30),
+        max_history: int = 200,
+        similarity: SimilarityName = "jaccard",
+        max_neighbours: int = 50,
+        hidden_units: int = 16,
+        max_user_factor: float = 4.0,
+        repeat_cycles: bool = True,
+        prior_scale: float = 1.0,
+        learning_rate: float = 0.01,
+        batch_size: int = 512,
+        max_epochs: int = 30,
+        patience: int = 3,
+        validation_share: float = 0.1,
+        seed: int = 0,
+        threads: int = 1,
+        progress: bool = False,
+    ) -> None:
+        super().__init__(kernel=kernel, half_life=half_life, event_weights=event_weights)
+        self.session_gap = session_gap
+        self.max_history = max_history
+        self.similarity = similarity
+        self.max_neighbours = max_neighbours
+        self.hidden_units = hidden_units
+        self.max_user_factor = max_user_factor
+        self.repeat_cycles = repeat_cycles
+        self.prior_scale = prior_scale
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_share = validation_share
+        self.seed = seed
+        self.threads = threads
+        self.progress = progress
+
+    # ------------------------------------------------------------------ parameters
+    def _validate_params(self) -> None:
+        owner = type(self).__name__
+        if self.kernel != "exponential":
+            raise InvalidParameterError(
+                f"The 'kernel' parameter of {owner} must be 'exponential' (half-lives are "
+                f"learned in that form). Got {self.kernel!r} instead."
+            )
+        super()._validate_params()
+        self.session_gap_seconds_ = self._duration("session_gap", self.session_gap)
+        if not np.isfinite(self.session_gap_seconds_):
+            raise InvalidParameterError(
+                f"The 'session_gap' parameter of {owner} must be a finite positive timedelta. "
+                f"Got {self.session_gap!r} instead."
+            )
+        for name in ("max_history", "max_neighbours", "hidden_units", "batch_size", "max_epochs"):
+            self._positive_int(name)
+        self._positive_int("patience")
+        self._positive_int("threads")
+        if self.similarity not in _SIMILARITIES:
+            raise InvalidParameterError(
+                f"The 'similarity' parameter of {owner} must be one of "
+                f"{', '.join(_SIMILARITIES)}. Got {self.similarity!r} instead."
+            )
+        for name in ("max_user_factor", "prior_scale", "learning_rate"):
+            value = getattr(self, name)
+            check_non_negative(value, name, owner)
+            if value == 0 or (name == "max_user_factor" and value < 1):
+                low = "at least 1" if name == "max_user_factor" else "positive"
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of {owner} must be {low}. Got {value!r} instead."
+                )
+        share = self.validation_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+            raise InvalidParameterError(
+                f"The 'validation_share' parameter of {owner} must be in [0, 1). "
+                f"Got {share!r} instead."
+            )
+        for name in ("repeat_cycles", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of {owner} must be True or False. "
+                    f"Got {getattr(self, name)!r} instead."
+                )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InvalidParameterError(
+                f"The 'seed' parameter of {owner} must be a non-negative integer. "
+                f"Got {self.seed!r} instead."
+            )
+
+    def _positive_int(self, name: str) -> None:
+        value = getattr(self, name)
+        if not is_positive_int(value):
+            raise InvalidParameterError(
+                f"The '{name}' parameter of {type(self).__name__} must be a positive integer. "
+                f"Got {value!r} instead."
+            )
+
+    @property
+    def decays(self) -> bool:
+        """Whether decay is on (``half_life`` is not ``None``)."""
+        return self.half_life is not None
+
+    # ------------------------------------------------------------------ fitting
+    def partial_fit(self, events: EventLog) -> LearnedDecay:
+        """Add events and continue training from the current parameters (warm start).
+
+        New categories start at the global half-life; early stopping on the latest visits
+        decides how many epochs the new data gets.
+        """
+        if not hasattr(self, "parameters_"):
+            return self.fit(events)
+        if events.n_events == 0:
+            return self
+        self._warm_start = self.parameters_
+        old_categories = len(self.events_.categories)
+        try:
+            self.events_ = self.events_.concat(events.compact())
+            self._warm_start = _grow_categories(
+                self._warm_start, old_categories, len(self.events_.categories)
+            )
+            self._refresh()
+        finally:
+            del self._warm_start
+        return self
+
+    def _fit_state(self) -> None:
+        self._build_tables()
+        restored: DecayParameters | None = getattr(self, "_restored", None)
+        if restored is not None:
+            self.parameters_ = restored
+            return
+        data = self._training_data()
+        result = self._train(data)
+        self.parameters_ = result.parameters
+        self._record(result)
+
+    def _build_tables(self) -> None:
+        """The static item tables: category share ``q``, catalogue share ``p``, similarity."""
+        columns = self.columns_
+        n_items = self.n_items
+        self.no_category_ = len(self.events_.categories)
+        self.item_slot_ = np.where(
+            self.item_category_ >= 0, self.item_category_, self.no_category_
+        ).astype(np.int64)
+        counts = np.bincount(columns.item, minlength=n_items).astype(np.float64)
+        per_slot = np.bincount(self.item_slot_, weights=counts, minlength=self.no_category_ + 1)
+        self.slot_share_ = per_slot / per_slot.sum()
+        self.within_category_share_ = counts / np.maximum(per_slot[self.item_slot_], 1e-12)
+        raw = item_similarity(
+            cooccurrence_counts(columns.user, columns.item, len(self.events_.users), n_items),
+            self.similarity,
+            max_neighbours=self.max_neighbours,
+        )
+        row_sum = np.asarray(raw.sum(axis=1)).ravel()
+        scale = np.divide(1.0, row_sum, out=np.zeros_like(row_sum), where=row_sum > 0)
+        self.similarity_ = sp.csr_matrix(sp.diags(scale) @ raw)
+        self.similarity_.sort_indices()
+
+    def _training_data(self) -> Any:
+        from decayrec.models._learned_torch import TrainingData
+
+        visits = find_visits(self.user_events_, self.session_gap_seconds_, self.max_history)
+        candidates = visits.with_history()
+        if not len(candidates):
+            raise DataValidationError(
+                f"{type(self).__name__}.fit needs users who come back: no user in the log has "
+                f"two visits (events more than {self.session_gap} apart)."
+            )
+        train, holdout = self._split_visits(visits, candidates)
+        mean, scale = self._feature_scaling(visits, train)
+        return TrainingData(
+            columns=self.user_events_.columns,
+            visits=visits,
+            train_visits=train,
+            holdout_visits=holdout,
+            no_category=self.no_category_,
+            within_category_share=self.within_category_share_,
+            slot_share=self.slot_share_,
+            similarity=self.similarity_,
+            feature_mean=mean,
+            feature_scale=scale,
+        )
+
+    def _split_visits(
+        self, visits: Visits, candidates: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """The latest ``validation_share`` of visits (by time) are held out."""
+        n_holdout = round(self.validation_share * len(candidates))
+        if n_holdout < _MIN_HOLDOUT_VISITS or n_holdout >= len(candidates):
+            return candidates, candidates[:0]
+        order = candidates[np.argsort(visits.seconds[candidates], kind="stable")]
+        cut = len(order) - n_holdout
+        return np.sort(order[:cut]), np.sort(order[cut:])
+
+    def _feature_scaling(
+        self, visits: Visits, rows: npt.NDArray[np.intp]
+    ) -> tuple[FloatArray, FloatArray]:
+        columns = self.user_events_.columns
+        n_features = len(FEATURE_NAMES)
+        total, squares = np.zeros(n_features), np.zeros(n_features)
+        for start in range(0, len(rows), _FEATURE_CHUNK):
+            part = rows[start : start + _FEATURE_CHUNK]
+            features = history_features(visit_windows(visits, part, columns), columns)
+            total += features.sum(axis=0)
+            squares += (features**2).sum(axis=0)
+        n = max(len(rows), 1)
+        mean = total / n
+        std = np.sqrt(np.maximum(squares / n - mean**2, 0.0))
+        return mean, np.where(std > 1e-9, std, 1.0)
+
+    def _train(self, data: Any) -> TrainingResult:
+        try:
+            import torch
+
+            from decayrec.models._learned_torch import TrainingConfig, train
+        except ImportError as exc:
+            raise MissingExtraError(
+                f"{type(self).__name__}.fit needs PyTorch: pip install 'decayrec[torch]' ({exc})."
+            ) from exc
+        config = TrainingConfig(
+            decays=self.decays,
+            repeats=self.repeat_cycles and self.decays,
+            init_half_life_days=(self.half_life_seconds_ / _DAY) if self.decays else 7.0,
+            init_type_weight=self.weights_.as_array(),
+            hidden_units=self.hidden_units,
+            max_log_adjust=float(np.log(self.max_user_factor)) if self.decays else 0.0,
+            prior_scale=float(self.prior_scale),
+            learning_rate=float(self.learning_rate),
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=self.seed,
+        )
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with _EpochProgress(self.progress, self.max_epochs) as on_epoch:
+                return train(
+                    data, config, warm_start=getattr(self, "_warm_start", None), on_epoch=on_epoch
+                )
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _record(self, result: TrainingResult) -> None:
+        self.training_ = {
+            "train_loss": list(result.train_loss),
+            "holdout_loss": list(result.holdout_loss),
+            "best_epoch": result.best_epoch,
+            "epoch_seconds": list(result.epoch_seconds),
+        }
+        self.category_log_se_ = result.category_log_se
+        self.type_log_se_ = result.type_log_se
+        self.global_log_se_ = result.global_log_se
+
+    # ------------------------------------------------------------------ scoring
+    def _evidence(
+        self, users: IndexArray, at: FloatArray
+    ) -> tuple[Any, FloatArray, FloatArray, FloatArray]:
+        columns = self.user_events_.columns
+        window = request_windows(self.user_events_, users, at, self.max_history)
+        features = history_features(window, columns)
+        decay, evidence, repeat = self.parameters_.evidence(
+            window, columns, features, self.no_category_
+        )
+        return window, decay, evidence, repeat
+
+    def _score_known(self, user_index: IndexArray, at: FloatArray) -> FloatArray:
+        window, _, evidence, repeat = self._evidence(user_index, at)
+        params = self.parameters_
+        columns = self.user_events_.columns
+        n_rows, n_items, n_slots = len(user_index), self.n_items, self.no_category_ + 1
+        cells = window.valid
+        row = np.broadcast_to(np.arange(n_rows)[:, None], cells.shape)[cells]
+        items = columns.item[window.positions[cells]].astype(np.int64)
+        slots = np.where(
+            columns.category[window.positions[cells]] >= 0,
+            columns.category[window.positions[cells]],
+            self.no_category_,
+        ).astype(np.int64)
+        c, r = evidence[cells], repeat[cells]
+        alpha_cat, alpha_item, alpha_sim = params.mixture
+        interest = np.bincount(row * n_slots + slots, weights=c, minlength=n_rows * n_slots)
+        scores = interest.astype(np.float64).reshape(n_rows, n_slots)[:, self.item_slot_]
+        scores *= alpha_cat * self.within_category_share_
+        own = np.bincount(
+            row * n_items + items, weights=alpha_item * c + r, minlength=n_rows * n_items
+        )
+        scores += own.reshape(n_rows, n_items)
+        affinity = sp.csr_matrix((c, (row, items)), shape=(n_rows, n_items))
+        scores += alpha_sim * (affinity @ self.similarity_).toarray()
+        scores += params.exploration * (
+            params.exploration_share[self.item_slot_] * self.within_category_share_
+        )
+        scores /= self._normaliser(evidence, repeat, window, columns)[:, None]
+        return scores
+
+    def _normaliser(
+        self, evidence: FloatArray, repeat: FloatArray, window: Any, columns: Any
+    ) -> FloatArray:
+        """``Σ_j λ_j`` per row, in closed form (see :mod:`decayrec.models._learned_params`).
+
+        Sums run over each row's real events in order (``bincount``), so a row's value does
+        not depend on how wide its batch was padded.
+        """
+        alpha_cat, alpha_item, alpha_sim = self.parameters_.mixture
+        row_sum = np.asarray(self.similarity_.sum(axis=1)).ravel()
+        cells = window.valid
+        n_rows = cells.shape[0]
+        row = np.broadcast_to(np.arange(n_rows)[:, None], cells.shape)[cells]
+        c = evidence[cells]
+        neighbours = row_sum[columns.item[window.positions[cells]]]
+        total: FloatArray = (
+            (alpha_cat + alpha_item) * np.bincount(row, weights=c, minlength=n_rows)
+            + alpha_sim * np.bincount(row, weights=c * neighbours, minlength=n_rows)
+            + self.parameters_.exploration
+            + np.bincount(row, weights=repeat[cells], minlength=n_rows)
+        )
+        return total
+
+    def _category_scores(
+        self, users: IndexArray, at: FloatArray, exclude: str
+    ) -> tuple[FloatArray, PriorFn | None]:
+        """A category's probability: the sum of its items' next-event probabilities."""
+        scores, _ = self._batch_scores(users, at)
+        self._apply_exclusions(scores, users, at, exclude)
+        scores[~np.isfinite(scores)] = 0.0
+        n_cats = len(self.events_.categories)
+        has = np.flatnonzero(self.item_category_ >= 0)
+        onehot = sp.csr_matrix(
+            (np.ones(len(has)), (has, self.item_category_[has])), shape=(self.n_items, n_cats)
+        )
+        return np.asarray(scores @ onehot), None
+
+    # ------------------------------------------------------------------ explaining
+    def _explain_known(self, user: int, item: int, at: float) -> Explanation:
+        users, instants = np.array([user], dtype=np.int32), np.array([at])
+        window, decay, evidence, repeat = self._evidence(users, instants)
+        columns = self.user_events_.columns
+        params = self.parameters_
+        cells = window.valid[0]
+        positions = window.positions[0][cells]
+        c, r, k = evidence[0][cells], repeat[0][cells], decay[0][cells]
+        slot = int(self.item_slot_[item])
+        hist_items = columns.item[positions].astype(np.int64)
+        hist_slots = np.where(
+            columns.category[positions] >= 0, columns.category[positions], self.no_category_
+        )
+        same_cat = (hist_slots == slot).astype(np.float64)
+        same_item = (hist_items == item).astype(np.float64)
+        similar = self.similarity_[hist_items].toarray()[:, item] if len(hist_items) else c
+        z = float(self._normaliser(evidence, repeat, window, columns)[0])
+        alpha_cat, alpha_item, alpha_sim = params.mixture
+        parts = {
+            "category": alpha_cat * self.within_category_share_[item] * c * same_cat / z,
+            "item": alpha_item * c * same_item / z,
+            "similar_items": alpha_sim * c * similar / z,
+            "repeat": r * same_item / z,
+        }
+        components = {name: float(value.sum()) for name, value in parts.items()}
+        new_interest = params.exploration * params.exploration_share[slot]
+        components["popularity"] = float(new_interest * self.within_category_share_[item] / z)
+        contribution = sum(parts.values())
+        grouped = self.user_events_.order[positions]
+        total_interest = float(c.sum())
+        category_interest = float((c * same_cat).sum()) / total_interest if total_interest else 0.0
+        features = history_features(window, columns)
+        adjust = float(params.user_adjustment(features)[0]) if self.decays else 0.0
+        half_life = None
+        if self.decays:
+            log_h = params.log_half_life_days(
+                np.array([slot]), np.array([EventType.VIEW]), np.array([adjust])
+            )
+            half_life = timedelta(days=float(np.exp(log_h[0])))
+        return Explanation(
+            user_id=self.events_.users.raw([user])[0],
+            item_id=self.events_.items.raw([item])[0],
+            at=_from_seconds(at),
+            score=float(sum(components.values())),
+            fallback=False,
+            category_id=self._category_id(int(self.item_category_[item])),
+            category_interest=category_interest,
+            half_life=half_life,
+            components=components,
+            events=self._describe_events(
+                self.columns_, grouped, at, k, np.asarray(contribution, dtype=np.float64)
+            ),
+        )
+
+    # ------------------------------------------------------------------ reading the fit
+    @property
+    def half_lives_(self) -> pl.DataFrame:
+        """Learned half-lives: the global value, one row per category and per event type.
+
+        ``half_life_days`` is for the average user (the per-user adjustment is centred there:
+        ``a_user = 0``) and, for categories, for views; ``lower_days`` /
+        ``upper_days`` are ``exp(log h ± 1.96 se)`` with ``se`` from the empirical Fisher
+        information. Event-type rows also give the learned weight relative to a view.
+        """
+        self._check_fitted()
+        params = self.parameters_
+        if not params.decays:
+            raise InvalidParameterError(
+                "This LearnedDecay has decay switched off (half_life=None): no half-lives."
+            )
+        se = getattr(self, "category_log_se_", None)
+        columns = self.columns_
+        n_cats = len(self.events_.categories)
+        slots = np.where(columns.category >= 0, columns.category, n_cats)
+        cat_events = np.bincount(slots, minlength=n_cats + 1)
+        type_events = np.bincount(columns.event_type, minlength=len(EventType))
+        view = params.type_offset[EventType.VIEW]
+        g = params.global_log_half_life
+        cat_log = g + params.category_offset + view
+        type_log = g + params.type_offset
+        cat_se = self.category_log_se_ if se is not None else np.full(n_cats + 1, np.nan)
+        type_se = getattr(self, "type_log_se_", np.full(len(EventType), np.nan))
+        global_se = float(getattr(self, "global_log_se_", np.nan))
+        reference = params.type_weight[EventType.VIEW]
+        keys = ["(all)"]
+        levels = ["global"]
+        logs, ses, events, weights = [g + view], [global_se], [len(columns.item)], [np.nan]
+        cat_names = [*self.events_.categories.raw(np.arange(n_cats)), "(none)"]
+        for slot in np.flatnonzero(cat_events):
+            levels.append("category")
+            keys.append(cat_names[slot])
+            logs.append(cat_log[slot])
+            ses.append(cat_se[slot])
+            events.append(int(cat_events[slot]))
+            weights.append(np.nan)
+        for kind in EventType:
+            if not type_events[kind]:
+                continue
+            levels.append("event_type")
+            keys.append(kind.label)
+            logs.append(type_log[kind])
+            ses.append(type_se[kind])
+            events.append(int(type_events[kind]))
+            weights.append(params.type_weight[kind] / reference if reference > 0 else np.nan)
+        log_arr, se_arr = np.array(logs, dtype=np.float64), np.array(ses, dtype=np.float64)
+        return pl.DataFrame(
+            {
+                "level": levels,
+                "key": keys,
+                "events": events,
+                "half_life_days": np.exp(log_arr),
+                "lower_days": np.exp(log_arr - 1.96 * se_arr),
+                "upper_days": np.exp(log_arr + 1.96 * se_arr),
+                "weight": np.array(weights, dtype=np.float64),
+            }
+        )
+
+    @property
+    def repeat_cycles_(self) -> pl.DataFrame:
+        """Learned re-purchase cycle (days) and rate per category with purchases."""
+        self._check_fitted()
+        params = self.parameters_
+        columns = self.columns_
+        n_cats = len(self.events_.categories)
+        bought = columns.event_type == EventType.PURCHASE
+        slots = np.where(columns.category >= 0, columns.category, n_cats)[bought]
+        purchases = np.bincount(slots, minlength=n_cats + 1)
+        present = np.flatnonzero(purchases)
+        names = [*self.events_.categories.raw(np.arange(n_cats)), "(none)"]
+        return pl.DataFrame(
+            {
+                "category": [names[s] for s in present],
+                "purchases": purchases[present].astype(np.int64),
+                "cycle_days": np.exp(params.repeat_log_cycle[present]),
+                "rate": params.repeat_rate[present],
+            }
+        )
+
+    def user_half_life_factors(self, user_ids: list[str], *, at: Any) -> FloatArray:
+        """How many times longer than the category's each user's half-lives are at ``at``."""
+        from decayrec._time import instant_seconds
+
+        self._check_fitted()
+        seconds = instant_seconds(at, n=len(user_ids))
+        users = self.events_.users.indices(user_ids)
+        out = np.ones(len(user_ids))
+        known = self._known_at(users, seconds)
+        if known.any() and self.decays:
+            window = request_windows(
+                self.user_events_, users[known], seconds[known], self.max_history
+            )
+            features = history_features(window, self.user_events_.columns)
+            out[known] = np.exp(self.parameters_.user_adjustment(features))
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def _state_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+        arrays = self.parameters_.to_arrays(_PREFIX)
+        for name in ("category_log_se_", "type_log_se_"):
+            if hasattr(self, name):
+                arrays[_PREFIX + name] = getattr(self, name)
+        if hasattr(self, "global_log_se_"):
+            arrays[_PREFIX + "global_log_se_"] = np.array([self.global_log_se_])
+        if hasattr(self, "training_"):
+            for key in ("train_loss", "holdout_loss", "epoch_seconds"):
+                arrays[f"{_PREFIX}training.{key}"] = np.asarray(self.training_[key], float)
+            arrays[f"{_PREFIX}training.best_epoch"] = np.array([self.training_["best_epoch"]])
+        return arrays
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
+        self._validate_params()
+        self._restored = DecayParameters.from_arrays(arrays, _PREFIX)
+        try:
+            self._refresh()
+        finally:
+            del self._restored
+        for name in ("category_log_se_", "type_log_se_"):
+            if _PREFIX + name in arrays:
+                setattr(self, name, np.asarray(arrays[_PREFIX + name], dtype=np.float64))
+        if _PREFIX + "global_log_se_" in arrays:
+            self.global_log_se_ = float(arrays[_PREFIX + "global_log_se_"][0])
+        if f"{_PREFIX}training.best_epoch" in arrays:
+            self.training_ = {
+                key: [float(v) for v in arrays[f"{_PREFIX}training.{key}"]]
+                for key in ("train_loss", "holdout_loss", "epoch_seconds")
+            }
+            self.training_["best_epoch"] = int(arrays[f"{_PREFIX}training.best_epoch"][0])
+
+
+def _from_seconds(seconds: float) -> Any:
+    from decayrec._time import from_seconds
+
+    return from_seconds(seconds)
+
+
+def _grow_categories(params: DecayParameters, old: int, new: int) -> DecayParameters:
+    """Parameters for ``new`` categories from ones fitted with ``old`` (the last slot: none)."""
+    if new == old:
+        return params
+    grown = DecayParameters.from_arrays(params.to_arrays(""), "")
+
+    def extend(array: FloatArray, fill: float) -> FloatArray:
+        return np.concatenate([array[:old], np.full(new - old, fill), array[old:]])
+
+    grown.category_offset = extend(params.category_offset, 0.0)
+    grown.repeat_rate = extend(params.repeat_rate, float(np.median(params.repeat_rate)))
+    grown.repeat_log_cycle = extend(
+        params.repeat_log_cycle, float(np.median(params.repeat_log_cycle))
+    )
+    return grown
+
+
+class _EpochProgress:
+    """A rich progress bar over epochs (or nothing), yielding the per-epoch callback."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.show, self.total = show, total
+        self._progress: Any = None
+
+    def __enter__(self) -> Callable[[int, float, float], None] | None:
+        if not self.show:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("learned-decay epochs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[losses]}"),
+            console=Console(stderr=True),
+        )
+        self._progress.start()
+        task = self._progress.add_task("train", total=self.total, losses="")
+
+        def on_epoch(epoch: int, train_loss: float, holdout_loss: float) -> None:
+            losses = f"train {train_loss:.4f}  held-out {holdout_loss:.4f}"
+            self._progress.update(task, completed=epoch, losses=losses)
+
+        return on_epoch
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,269 @@
+"""LearnedDecay: the estimator contract, exact probabilities, recovery of true half-lives."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from decayrec.data.schema import EventLog, EventType
+from decayrec.data.simulate import ShopConfig, SimulatedShop, simulate_shop
+from decayrec.errors import DataValidationError, InvalidParameterError, MissingExtraError
+from decayrec.models import LearnedDecay, load_model, make_model
+from decayrec.testing import checks
+
+pytest.importorskip("torch", reason="LearnedDecay trains with PyTorch (the 'torch' extra)")
+
+FAST = partial(LearnedDecay, max_epochs=3, batch_size=64, session_gap=timedelta(hours=6))
+
+
+@pytest.fixture(scope="module")
+def shop() -> SimulatedShop:
+    return simulate_shop(ShopConfig(n_users=400, n_items=150, n_categories=6, days=60, seed=5))
+
+
+@pytest.fixture(scope="module")
+def fitted(shop: SimulatedShop) -> LearnedDecay:
+    return LearnedDecay(max_epochs=4).fit(shop.events)
+
+
+#: Not for a trained model: partial_fit warm-starts (not exact), and repeating a user's events
+#: after ``at`` is more training data, which moves the learned parameters. What the latter
+#: protects (no event after ``at`` reaches a score) is tested on the history windows below.
+_NOT_FOR_TRAINED = (checks.check_partial_fit_exact, checks.check_future_events_ignored)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [c for c in checks.ESTIMATOR_CHECKS if c not in _NOT_FOR_TRAINED],
+    ids=lambda c: c.__name__,
+)
+@pytest.mark.parametrize(
+    "factory", [FAST, partial(FAST, half_life=None)], ids=["learned", "learned-no-decay"]
+)
+def test_contract(factory: checks.ModelFactory, check: object, events: EventLog) -> None:
+    check(factory, events)  # type: ignore[operator]
+
+
+def test_scores_are_next_event_probabilities(fitted: LearnedDecay, shop: SimulatedShop) -> None:
+    """The closed-form normaliser is exact: each known user's scores sum to 1."""
+    users = shop.events.users.raw(np.arange(20))
+    at = shop.events.timestamp_seconds.max()
+    recs = fitted.recommend(users, at=at, n=fitted.n_items, exclude="none")
+    live = ~recs.fallback
+    assert live.any()
+    np.testing.assert_allclose(recs.scores[live].sum(axis=1), 1.0, rtol=1e-9)
+    assert (recs.scores[live] > 0).all()
+
+
+def test_scoring_reads_no_event_after_at(fitted: LearnedDecay) -> None:
+    """The history window of a request holds the user's latest events at or before ``at``."""
+    from decayrec.models._learned_history import request_windows
+
+    grouped = fitted.user_events_
+    users = np.arange(10, dtype=np.int32)
+    firsts, lasts = grouped.indptr[users], grouped.indptr[users + 1] - 1
+    at = (grouped.columns.seconds[firsts] + grouped.columns.seconds[lasts]) / 2
+    window = request_windows(grouped, users, at, max_history=5)
+    seconds = grouped.columns.seconds[window.positions]
+    assert (np.where(window.valid, seconds, -np.inf) <= at[:, None]).all()
+    for row, user in enumerate(users.tolist()):
+        own = grouped.columns.seconds[grouped.indptr[user] : grouped.indptr[user + 1]]
+        expected = np.flatnonzero(own <= at[row])[-5:] + grouped.indptr[user]
+        np.testing.assert_array_equal(window.positions[row][window.valid[row]], expected)
+
+
+def test_numpy_scores_match_the_training_likelihood(
+    fitted: LearnedDecay, shop: SimulatedShop
+) -> None:
+    """The torch twin and the NumPy scorer give the same P(target) for training visits."""
+    import torch
+
+    from decayrec.models._learned_history import find_visits
+    from decayrec.models._learned_torch import (
+        _LearnedDecayModule,
+        _make_batch,
+        _SimilarityLookup,
+    )
+
+    model = fitted
+    data = model._training_data()
+    module = _LearnedDecayModule(
+        model.no_category_ + 1, len(data.feature_mean), _config(model), data.slot_share
+    )
+    module.load_parameters(model.parameters_)
+    # Same feature scaling as the fitted parameters (the module reads it from the batch data).
+    data = type(data)(**{**data.__dict__, "feature_mean": model.parameters_.feature_mean,
+                         "feature_scale": model.parameters_.feature_scale})  # fmt: skip
+    rows = data.train_visits[:50]
+    batch = _make_batch(data, rows, _SimilarityLookup(model.similarity_))
+    with torch.no_grad():
+        nll = float(module.negative_log_likelihood(batch))
+
+    visits = find_visits(model.user_events_, model.session_gap_seconds_, model.max_history)
+    columns = model.user_events_.columns
+    expected = 0.0
+    for visit in rows.tolist():
+        start, stop = int(visits.start[visit]), int(visits.stop[visit])
+        kept = range(start, min(stop, start + 20))
+        user = int(columns.user[start])
+        scores = model._score_known(
+            np.array([user], dtype=np.int32), np.array([visits.seconds[visit] - 1e-3])
+        )[0]
+        for position in kept:
+            expected -= np.log(scores[columns.item[position]]) / len(kept)
+    assert nll == pytest.approx(expected, rel=1e-4)
+
+
+def _config(model: LearnedDecay) -> object:
+    from decayrec.models._learned_torch import TrainingConfig
+
+    return TrainingConfig(
+        decays=True,
+        repeats=True,
+        init_half_life_days=7.0,
+        init_type_weight=model.weights_.as_array(),
+        hidden_units=model.hidden_units,
+        max_log_adjust=float(np.log(model.max_user_factor)),
+        prior_scale=1.0,
+        learning_rate=0.01,
+        batch_size=64,
+        max_epochs=1,
+        patience=1,
+        seed=0,
+    )
+
+
+def test_same_seed_same_model(shop: SimulatedShop) -> None:
+    a = LearnedDecay(max_epochs=2, seed=3).fit(shop.events)
+    b = LearnedDecay(max_epochs=2, seed=3).fit(shop.events)
+    for key, value in a.parameters_.to_arrays("").items():
+        np.testing.assert_array_equal(value, b.parameters_.to_arrays("")[key], err_msg=key)
+
+
+def test_save_load_round_trips_exactly_without_torch(
+    fitted: LearnedDecay, shop: SimulatedShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted.save(tmp_path / "model")
+    monkeypatch.setitem(sys.modules, "torch", None)  # loading and scoring need no torch
+    loaded = load_model(tmp_path / "model")
+    assert isinstance(loaded, LearnedDecay)
+    users = shop.events.users.raw(np.arange(30))
+    at = shop.events.timestamp_seconds.max()
+    a = fitted.recommend(users, at=at, n=20)
+    b = loaded.recommend(users, at=at, n=20)
+    np.testing.assert_array_equal(a.item_index, b.item_index)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert loaded.half_lives_.equals(fitted.half_lives_)
+    assert loaded.training_ == fitted.training_
+    with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as arrays:
+        assert all(arrays[key].dtype != object for key in arrays.files)
+
+
+def test_fit_without_torch_names_the_extra(
+    shop: SimulatedShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(MissingExtraError, match=r"decayrec\[torch\]"):
+        LearnedDecay(max_epochs=1).fit(shop.events)
+
+
+def test_half_life_table_and_user_factors(fitted: LearnedDecay, shop: SimulatedShop) -> None:
+    table = fitted.half_lives_
+    assert table.columns == [
+        "level", "key", "events", "half_life_days", "lower_days", "upper_days", "weight",
+    ]  # fmt: skip
+    assert set(table["level"]) == {"global", "category", "event_type"}
+    ok = table.filter(table["events"] > 0)
+    assert (ok["lower_days"] <= ok["half_life_days"]).all()
+    assert (ok["half_life_days"] <= ok["upper_days"]).all()
+    assert table.filter(level="event_type", key="view")["weight"].item() == pytest.approx(1.0)
+    factors = fitted.user_half_life_factors(
+        ["u0", "u1", "nobody"], at=shop.events.timestamp_seconds.max()
+    )
+    assert factors[2] == 1.0
+    assert ((factors >= 1 / fitted.max_user_factor) & (factors <= fitted.max_user_factor)).all()
+    assert set(fitted.repeat_cycles_.columns) == {"category", "purchases", "cycle_days", "rate"}
+
+
+def test_no_decay_variant_learns_weights_but_no_half_lives(shop: SimulatedShop) -> None:
+    model = make_model("learned-decay-no-decay", max_epochs=2).fit(shop.events)
+    assert model.display_name == "learned-decay-no-decay"
+    with pytest.raises(InvalidParameterError, match="decay switched off"):
+        _ = model.half_lives_  # type: ignore[attr-defined]
+
+
+def test_partial_fit_warm_starts_and_accepts_new_categories(shop: SimulatedShop) -> None:
+    events = shop.events
+    seconds = events.timestamp_seconds
+    cut = np.quantile(seconds, 0.8)
+    early = events.take(np.flatnonzero(seconds < cut))
+    later = events.take(np.flatnonzero(seconds >= cut))
+    model = LearnedDecay(max_epochs=2).fit(early)
+    before = model.parameters_
+    model.partial_fit(later)
+    assert model.events_.n_events == events.n_events
+    assert not np.array_equal(before.category_offset, model.parameters_.category_offset)
+    recs = model.recommend(["u1"], at=seconds.max(), n=5)
+    assert recs.item_index.shape == (1, 5)
+
+
+def test_invalid_parameters_name_the_parameter(shop: SimulatedShop) -> None:
+    for name, value in [
+        ("kernel", "linear"),
+        ("max_user_factor", 0.5),
+        ("validation_share", 1.0),
+        ("learning_rate", 0.0),
+        ("session_gap", None),
+        ("seed", -1),
+        ("repeat_cycles", "yes"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=f"'{name}'"):
+            LearnedDecay(**{name: value}).fit(shop.events)
+
+
+def test_a_log_without_returning_users_is_rejected() -> None:
+    log = EventLog.from_indices(
+        user_index=[0, 1, 2],
+        item_index=[0, 1, 0],
+        timestamp_seconds=[0.0, 10.0, 20.0],
+        event_type=[EventType.VIEW] * 3,
+    )
+    with pytest.raises(DataValidationError, match="come back"):
+        LearnedDecay().fit(log)
+
+
+@pytest.mark.slow
+def test_recovers_true_half_lives_and_weight_order() -> None:
+    """Categories with >= 1,000 events: learned half-life within 15 % of the truth."""
+    config = ShopConfig(
+        n_users=2_000,
+        n_items=600,
+        n_categories=6,
+        days=150,
+        half_life_range_days=(2.0, 30.0),
+        initial_interest_weight=0.5,
+        mean_sessions_per_day=0.3,
+        seed=3,
+    )
+    shop = simulate_shop(config)
+    model = LearnedDecay().fit(shop.events)
+    table = model.half_lives_
+    categories = table.filter(pl.col("level") == "category", pl.col("key") != "(none)")
+    truth = shop.category_half_life_seconds / 86_400.0
+    index = shop.events.categories.indices(categories["key"].to_list())
+    ratio = categories["half_life_days"].to_numpy() / truth[index]
+    enough = categories["events"].to_numpy() >= 1_000
+    assert enough.sum() >= 4
+    assert np.all(np.abs(ratio[enough] - 1.0) <= 0.15), dict(
+        zip(categories["key"].to_list(), ratio.round(3), strict=True)
+    )
+    weights = table.filter(level="event_type").select("key", "weight").rows()
+    learned = dict(weights)
+    order = ["view", "favourite", "cart", "purchase"]
+    assert [learned[k] for k in order] == sorted(learned[k] for k in order), learned
