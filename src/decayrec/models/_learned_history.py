@@ -3,9 +3,9 @@
 What: the training units of the learned model and the inputs of its scoring, built with NumPy
 only (no torch), so that training and serving read a user's past in exactly the same way:
 
-* a *visit* is a run of one user's events without a gap longer than ``session_gap``; every
-  event of a visit is a next-event target, predicted from the user's events *before the visit*
-  (the situation of a recommendation shown when the shopper arrives);
+* every event with an earlier event of its user is a next-event target, predicted from the
+  user's events before it; a *visit* (a run of events without a gap longer than
+  ``session_gap``) weighs 1 in total, so long sessions do not drown the rest;
 * a *history window* is the last ``max_history`` such events, padded into ``(rows, width)``
   arrays (time order, the newest last);
 * *user features* describe the window (activity, mean gap, purchase share, recency), so the
@@ -30,11 +30,11 @@ from decayrec.types import FloatArray, IndexArray
 __all__ = [
     "FEATURE_NAMES",
     "HistoryWindow",
-    "Visits",
-    "find_visits",
+    "Predictions",
+    "find_predictions",
     "history_features",
+    "prediction_windows",
     "request_windows",
-    "visit_windows",
 ]
 
 DAY_SECONDS: Final = 86_400.0
@@ -49,50 +49,63 @@ FEATURE_NAMES: Final = (
 
 
 @dataclass(frozen=True)
-class Visits:
-    """Visits of the grouped training events (positions index ``UserEvents.columns``).
+class Predictions:
+    """Training predictions: one per target event, from the user's events before it.
+
+    Positions index ``UserEvents.columns``. A user's first event has no history and is not a
+    target; in each visit only the first ``max_per_visit`` events are, each weighted
+    ``1 / kept`` so that every visit counts once, however long.
 
     Attributes
     ----------
-    start, stop
-        First and one-past-last position of each visit.
+    position
+        The target event.
     history_start
-        First position of the visit's history window (``start - max_history`` at the
-        earliest, never before the user's first event); ``history_start == start``: none.
+        First position of its history window (``position - max_history`` at the earliest,
+        never before the user's first event).
     seconds
-        Time of the visit's first event: the instant its targets are predicted at.
+        The target's time: the instant it is predicted at.
+    weight
+        ``1 / (targets kept in its visit)``.
+    opens_visit
+        Whether the target is the first event of a visit (predicted from earlier visits only).
     """
 
-    start: npt.NDArray[np.int64]
-    stop: npt.NDArray[np.int64]
+    position: npt.NDArray[np.int64]
     history_start: npt.NDArray[np.int64]
     seconds: FloatArray
+    weight: FloatArray
+    opens_visit: npt.NDArray[np.bool_]
 
     def __len__(self) -> int:
-        return len(self.start)
-
-    def with_history(self) -> npt.NDArray[np.intp]:
-        """Visits that have at least one earlier event (the only ones worth predicting)."""
-        return np.flatnonzero(self.history_start < self.start)
+        return len(self.position)
 
 
-def find_visits(user_events: UserEvents, session_gap: float, max_history: int) -> Visits:
-    """Split each user's time-ordered events into visits at gaps longer than ``session_gap``."""
+def find_predictions(
+    user_events: UserEvents, session_gap: float, max_history: int, max_per_visit: int
+) -> Predictions:
+    """Every event with an earlier event of its user is a target (see :class:`Predictions`)."""
     columns = user_events.columns
     n = len(columns.user)
-    if n == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return Visits(empty, empty, empty, np.empty(0))
     new_user = np.ones(n, dtype=bool)
     new_user[1:] = columns.user[1:] != columns.user[:-1]
     gap = np.full(n, np.inf)
     gap[1:] = np.diff(columns.seconds)
-    boundary = new_user | (gap > session_gap)
-    start = np.flatnonzero(boundary).astype(np.int64)
-    stop = np.append(start[1:], n).astype(np.int64)
-    user_first = user_events.indptr[columns.user[start]]
-    history_start = np.maximum(start - max_history, user_first)
-    return Visits(start, stop, history_start, columns.seconds[start].copy())
+    opens = new_user | (gap > session_gap)
+    visit = np.cumsum(opens) - 1
+    visit_start = np.flatnonzero(opens)
+    rank = np.arange(n) - visit_start[visit]
+    keep = (rank < max_per_visit) & ~new_user
+    kept_per_visit = np.bincount(visit[keep], minlength=len(visit_start))
+    position = np.flatnonzero(keep).astype(np.int64)
+    user_first = user_events.indptr[columns.user[position]]
+    return Predictions(
+        position=position,
+        history_start=np.maximum(position - max_history, user_first),
+        seconds=columns.seconds[position].copy(),
+        weight=1.0 / kept_per_visit[visit[position]],
+        opens_visit=opens[position],
+    )
 
 
 @dataclass(frozen=True)
@@ -100,33 +113,45 @@ class HistoryWindow:
     """Padded history windows, one row per prediction (the newest event last).
 
     ``valid`` marks real events; padded cells hold position 0 and must be masked.
+    ``in_session`` marks the visit under way: the trailing events linked to the prediction
+    instant by gaps of at most ``session_gap`` (none when the last event is older than that).
     """
 
     positions: npt.NDArray[np.int64]  # (rows, width) into UserEvents.columns
     valid: npt.NDArray[np.bool_]
     age_days: FloatArray  # (rows, width) age at the prediction instant, >= 0
+    in_session: npt.NDArray[np.bool_]
 
     @property
     def width(self) -> int:
         return int(self.positions.shape[1])
 
 
-def visit_windows(visits: Visits, rows: npt.NDArray[np.intp], columns: Columns) -> HistoryWindow:
-    """History windows of the given visits (events before each visit, at its start)."""
-    first = visits.history_start[rows]
-    length = visits.start[rows] - first
-    width = max(int(length.max(initial=0)), 1)
+def prediction_windows(
+    predictions: Predictions,
+    rows: npt.NDArray[np.intp],
+    columns: Columns,
+    session_gap: float,
+) -> HistoryWindow:
+    """History windows of the given predictions: the events before each target, at its time."""
+    first = predictions.history_start[rows]
+    stop = predictions.position[rows]
+    width = max(int((stop - first).max(initial=0)), 1)
     offsets = np.arange(width, dtype=np.int64)
     # Right-aligned: the newest event sits in the last column for every row.
-    positions = (visits.start[rows] - width)[:, None] + offsets[None, :]
+    positions = (stop - width)[:, None] + offsets[None, :]
     valid = positions >= first[:, None]
     positions = np.where(valid, positions, 0)
-    age = (visits.seconds[rows][:, None] - columns.seconds[positions]) / DAY_SECONDS
-    return HistoryWindow(positions, valid, np.where(valid, age, 0.0))
+    age = np.where(valid, predictions.seconds[rows][:, None] - columns.seconds[positions], 0.0)
+    return _window(positions, valid, age, session_gap)
 
 
 def request_windows(
-    user_events: UserEvents, users: IndexArray, at: FloatArray, max_history: int
+    user_events: UserEvents,
+    users: IndexArray,
+    at: FloatArray,
+    max_history: int,
+    session_gap: float,
 ) -> HistoryWindow:
     """History windows of known users at their instants: their last events at or before ``at``."""
     rows, positions, ages = user_events.gather(users, at)
@@ -140,11 +165,27 @@ def request_windows(
     column = width - 1 - from_end
     out_positions = np.zeros((len(users), width), dtype=np.int64)
     valid = np.zeros((len(users), width), dtype=bool)
-    age_days = np.zeros((len(users), width))
+    age_seconds = np.zeros((len(users), width))
     out_positions[rows, column] = positions
     valid[rows, column] = True
-    age_days[rows, column] = ages / DAY_SECONDS
-    return HistoryWindow(out_positions, valid, age_days)
+    age_seconds[rows, column] = ages
+    return _window(out_positions, valid, age_seconds, session_gap)
+
+
+def _window(
+    positions: npt.NDArray[np.int64],
+    valid: npt.NDArray[np.bool_],
+    age_seconds: FloatArray,
+    session_gap: float,
+) -> HistoryWindow:
+    """A window from right-aligned cells; finds the visit under way from the ages alone."""
+    # Gap from each event to the next one (the newest: to the prediction instant).
+    to_next = np.empty_like(age_seconds)
+    to_next[:, :-1] = age_seconds[:, :-1] - age_seconds[:, 1:]
+    to_next[:, -1] = age_seconds[:, -1]
+    linked = (to_next <= session_gap) & valid
+    in_session = np.flip(np.logical_and.accumulate(np.flip(linked, axis=1), axis=1), axis=1)
+    return HistoryWindow(positions, valid, age_seconds / DAY_SECONDS, in_session)
 
 
 def history_features(window: HistoryWindow, columns: Columns) -> FloatArray:

@@ -13,12 +13,20 @@ The model (``cat`` includes one extra "no category" slot; ages in days)::
     r_e       = ρ[cat_e] · LogNormal(age_e; μ[cat_e], σ)   for purchases  (due repeat)
     λ_i       = Σ_e c_e · (α_cat q_i [cat_e = cat_i] + α_item [item_e = i] + α_sim S[item_e, i])
                 + β π[cat_i] q_i + Σ_e r_e [item_e = i]
-    P(i | u)  = λ_i / Σ_j λ_j
+    P(i | u)  = λ_i / Σ_j λ_j                         (no visit under way)
+    P(i | u)  = (1 - π_s) λ_i / Σ_j λ_j + π_s μ_i / Σ_j μ_j   (a visit under way)
 
-``q_i`` is the item's share of its category's events, ``π`` the learned distribution of
-where new interests start (the categories' event shares, tilted per category) and ``S`` the
-row-normalised item-item similarity; every term sums over items in closed form, so the
-normaliser is exact over the whole catalogue (a full softmax without touching every item).
+where ``μ_i`` routes the *undecayed* weights ``w[type_e]`` of the visit's own events the same
+way as ``λ_i`` (no exploration, no repeats).
+
+The session mixture is short-term interest: while a visit is under way (events linked to
+now by gaps of at most ``session_gap``) its own events predict with share ``π_s``, so that
+the per-category ``h`` describe how interest carries from one visit to the next, not how a
+session continues. ``q_i`` is the item's share of its category's events, ``π`` the
+learned distribution of where new interests start (the categories' event shares, tilted per
+category) and ``S`` the row-normalised item-item similarity; every term sums over items in
+closed form, so the normaliser is exact over the whole catalogue (a full softmax without
+touching every item).
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ class DecayParameters:
 
     decays: bool
     global_log_half_life: float  # g, natural log of days
+    session_share: float  # π_s in [0, 1)
     category_offset: FloatArray  # δ
     type_offset: FloatArray  # τ
     type_weight: FloatArray  # w > 0
@@ -111,12 +120,16 @@ class DecayParameters:
     def evidence(
         self, window: HistoryWindow, columns: Columns, features: FloatArray, no_category: int
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per-event ``(decay, c, r)`` of a window, each ``(rows, width)`` and 0 where padded."""
+        """Per-event ``(decay, c, r)`` of a window, each ``(rows, width)`` and 0 where padded.
+
+        ``decay`` is the kernel ``2^(-age / h)``, ``c`` the evidence and ``r`` the due-repeat
+        intensity.
+        """
         positions, valid = window.positions, window.valid
         category = _category_slot(columns.category[positions], no_category)
         event_type = columns.event_type[positions]
         weight = self.type_weight[event_type]
-        if not self.decays:
+        if not self.decays:  # every event counts fully, whenever it happened
             decay = valid.astype(np.float64)
             return decay, weight * decay, np.zeros(valid.shape)
         adjust = self.user_adjustment(features)  # centred: 0 for the average user
@@ -128,6 +141,14 @@ class DecayParameters:
         )
         repeat = np.where(purchase, self.repeat_rate[category] * density, 0.0)
         return decay, weight * decay, repeat
+
+    def session_evidence(self, window: HistoryWindow, columns: Columns) -> FloatArray:
+        """Undecayed weights of the visit under way (0 elsewhere, and without decay)."""
+        if not self.decays or self.session_share == 0.0:
+            return np.zeros(window.valid.shape)
+        weight = self.type_weight[columns.event_type[window.positions]]
+        out: FloatArray = np.where(window.in_session & window.valid, weight, 0.0)
+        return out
 
     # ------------------------------------------------------------------ persistence
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray[Any, Any]]:

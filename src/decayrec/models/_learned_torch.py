@@ -6,7 +6,7 @@ full-catalogue next-event likelihood with Adam, early stopping on a held-out tim
 standard errors from the empirical Fisher information.
 
 Why this likelihood: every evidence source of the model sums over the catalogue in closed form,
-so ``P(target) = λ_target / Σ_j λ_j`` costs one pass over the history window per visit, never a
+so ``P(target) = λ_target / Σ_j λ_j`` costs one pass over the target's history window, never a
 pass over all items, and yet it is the full softmax-free normalisation, not a sampled one.
 
 Priors (why rare categories shrink): ``δ_c ~ N(0, s²)`` per category around the global
@@ -36,9 +36,9 @@ from torch import nn
 from decayrec.data.schema import EventType
 from decayrec.models._events import Columns
 from decayrec.models._learned_history import (
-    Visits,
+    Predictions,
     history_features,
-    visit_windows,
+    prediction_windows,
 )
 from decayrec.models._learned_params import N_EVENT_TYPES, DecayParameters
 from decayrec.types import FloatArray
@@ -47,8 +47,6 @@ __all__ = ["TrainingConfig", "TrainingData", "TrainingResult", "train"]
 
 _LN2: Final = math.log(2.0)
 _HALF_LOG_2PI: Final = 0.5 * math.log(2.0 * math.pi)
-#: At most this many targets per visit (its first events), each weighted 1 / kept.
-_MAX_TARGETS_PER_VISIT: Final = 20
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,14 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Everything the loop reads: grouped events, visits, and the static item tables."""
+    """Everything the loop reads: grouped events, targets, and the static item tables."""
 
     columns: Columns  # grouped by user, time order (UserEvents.columns)
-    visits: Visits
-    train_visits: npt.NDArray[np.intp]
-    holdout_visits: npt.NDArray[np.intp]
+    predictions: Predictions
+    train_rows: npt.NDArray[np.intp]  # indices into predictions
+    holdout_rows: npt.NDArray[np.intp]
     no_category: int  # index of the "no category" slot (= n_categories)
+    session_gap: float  # seconds
     within_category_share: FloatArray  # q_i
     slot_share: FloatArray  # share of events per category slot
     similarity: sp.csr_matrix  # row-normalised, items x items
@@ -121,22 +120,22 @@ class _SimilarityLookup:
 
 @dataclass
 class _Batch:
-    """One mini-batch as tensors: visits' windows and their targets."""
+    """One mini-batch as tensors: each row a target and its history window."""
 
     category: torch.Tensor  # (B, H) int64 slot
     event_type: torch.Tensor  # (B, H) int64
     age: torch.Tensor  # (B, H) days
     valid: torch.Tensor  # (B, H) float 0/1
+    in_session: torch.Tensor  # (B, H) float 0/1: the visit under way
     purchase: torch.Tensor  # (B, H) float 0/1
     sim_row_sum: torch.Tensor  # (B, H)
     features: torch.Tensor  # (B, F) scaled
-    target_row: torch.Tensor  # (T,)
-    same_category: torch.Tensor  # (T, H) float
-    same_item: torch.Tensor  # (T, H) float
-    similarity: torch.Tensor  # (T, H)
-    within_share: torch.Tensor  # (T,)
-    target_slot: torch.Tensor  # (T,) category slot of the target
-    weight: torch.Tensor  # (T,)
+    same_category: torch.Tensor  # (B, H) float: history event in the target's category
+    same_item: torch.Tensor  # (B, H) float: history event on the target item
+    similarity: torch.Tensor  # (B, H): S[history item, target]
+    within_share: torch.Tensor  # (B,) q of the target
+    target_slot: torch.Tensor  # (B,) category slot of the target
+    weight: torch.Tensor  # (B,)
     category_np: npt.NDArray[np.int64]
     event_type_np: npt.NDArray[np.int64]
 
@@ -144,29 +143,22 @@ class _Batch:
 def _make_batch(
     data: TrainingData, rows: npt.NDArray[np.intp], lookup: _SimilarityLookup
 ) -> _Batch:
-    columns, visits = data.columns, data.visits
-    window = visit_windows(visits, rows, columns)
+    columns, predictions = data.columns, data.predictions
+    window = prediction_windows(predictions, rows, columns, data.session_gap)
     positions, valid = window.positions, window.valid
-    category = np.where(
-        columns.category[positions] >= 0, columns.category[positions], data.no_category
-    )
-    category = category.astype(np.int64)
+    raw_category = columns.category[positions]
+    category = np.where(raw_category >= 0, raw_category, data.no_category).astype(np.int64)
     event_type = columns.event_type[positions].astype(np.int64)
     items = columns.item[positions].astype(np.int64)
     features = (history_features(window, columns) - data.feature_mean) / data.feature_scale
 
-    n_targets = np.minimum(visits.stop[rows] - visits.start[rows], _MAX_TARGETS_PER_VISIT)
-    target_row = np.repeat(np.arange(len(rows)), n_targets)
-    offsets = np.arange(len(target_row)) - np.repeat(np.cumsum(n_targets) - n_targets, n_targets)
-    target_pos = visits.start[rows][target_row] + offsets
-    target_item = columns.item[target_pos].astype(np.int64)
-    target_cat = columns.category[target_pos]
-    target_cat = np.where(target_cat >= 0, target_cat, data.no_category)
-    history_valid = valid[target_row]
-    same_category = (category[target_row] == target_cat[:, None]) & history_valid
-    history_items = items[target_row]
-    same_item = (history_items == target_item[:, None]) & history_valid
-    similarity = np.where(history_valid, lookup(history_items, target_item[:, None]), 0.0)
+    target = predictions.position[rows]
+    target_item = columns.item[target].astype(np.int64)
+    target_cat = columns.category[target]
+    target_cat = np.where(target_cat >= 0, target_cat, data.no_category).astype(np.int64)
+    same_category = (category == target_cat[:, None]) & valid
+    same_item = (items == target_item[:, None]) & valid
+    similarity = np.where(valid, lookup(items, target_item[:, None]), 0.0)
 
     def f32(array: Any) -> torch.Tensor:
         return torch.as_tensor(np.asarray(array, dtype=np.float32))
@@ -176,16 +168,16 @@ def _make_batch(
         event_type=torch.as_tensor(event_type),
         age=f32(window.age_days),
         valid=f32(valid),
+        in_session=f32(window.in_session),
         purchase=f32(valid & (event_type == EventType.PURCHASE)),
         sim_row_sum=f32(np.where(valid, lookup.row_sum[items], 0.0)),
         features=f32(features),
-        target_row=torch.as_tensor(target_row),
         same_category=f32(same_category),
         same_item=f32(same_item),
         similarity=f32(similarity),
         within_share=f32(data.within_category_share[target_item]),
-        target_slot=torch.as_tensor(target_cat.astype(np.int64)),
-        weight=f32(1.0 / n_targets[target_row]),
+        target_slot=torch.as_tensor(target_cat),
+        weight=f32(predictions.weight[rows]),
         category_np=category,
         event_type_np=event_type,
     )
@@ -204,6 +196,7 @@ class _LearnedDecayModule(nn.Module):
         super().__init__()
         self.config = config
         self.global_log_half_life = nn.Parameter(torch.tensor(math.log(config.init_half_life_days)))
+        self.session_logit = nn.Parameter(torch.tensor(0.0))
         self.category_offset = nn.Parameter(torch.zeros(n_slots))
         self.type_offset = nn.Parameter(torch.zeros(N_EVENT_TYPES))
         weights = [_inverse_softplus(max(float(w), 1e-3)) for w in config.init_type_weight]
@@ -268,28 +261,50 @@ class _LearnedDecayModule(nn.Module):
         evidence = weight * decay
         mixture = torch.softmax(self.mixture_logit, dim=0)
         exploration = nn.functional.softplus(self.raw_exploration)
-        normaliser = (
-            (mixture[0] + mixture[1]) * evidence.sum(dim=1)
-            + mixture[2] * (evidence * batch.sim_row_sum).sum(dim=1)
-            + exploration
-        )
-        per_target = evidence[batch.target_row]
+        score, normaliser = self._route(evidence, mixture, batch)
         score = (
-            per_target
+            score + exploration * batch.within_share * self.exploration_share()[batch.target_slot]
+        )
+        normaliser = normaliser + exploration
+        if self.config.decays and self.config.repeats:
+            repeat = self._repeat(batch)
+            normaliser = normaliser + repeat.sum(dim=1)
+            score = score + (repeat * batch.same_item).sum(dim=1)
+        probability = score / normaliser
+        if self.config.decays:
+            # Inside a visit only the session share learns: the decay, weights and routing are
+            # learned from visit-opening targets, where interest has had to carry over a gap
+            # (a session's continuation would otherwise drag every half-life toward it).
+            fixed_weight, fixed_mixture = weight.detach(), mixture.detach()
+            session_score, session_total = self._route(
+                fixed_weight * batch.in_session, fixed_mixture, batch
+            )
+            in_visit = session_total > 0
+            share = torch.sigmoid(self.session_logit) * in_visit
+            long_term = torch.where(in_visit, probability.detach(), probability)
+            probability = (1 - share) * long_term + share * session_score / torch.clamp(
+                session_total, min=1e-12
+            )
+        log_p = torch.log(probability)
+        return -(batch.weight * log_p).sum()
+
+    @staticmethod
+    def _route(
+        evidence: torch.Tensor, mixture: torch.Tensor, batch: _Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Evidence routed to the target (category, item, neighbours) and its closed-form total."""
+        score = (
+            evidence
             * (
                 mixture[0] * batch.within_share[:, None] * batch.same_category
                 + mixture[1] * batch.same_item
                 + mixture[2] * batch.similarity
             )
-        ).sum(dim=1) + exploration * batch.within_share * self.exploration_share()[
-            batch.target_slot
-        ]
-        if self.config.decays and self.config.repeats:
-            repeat = self._repeat(batch)
-            normaliser = normaliser + repeat.sum(dim=1)
-            score = score + (repeat[batch.target_row] * batch.same_item).sum(dim=1)
-        log_p = torch.log(score) - torch.log(normaliser)[batch.target_row]
-        return -(batch.weight * log_p).sum()
+        ).sum(dim=1)
+        total = (mixture[0] + mixture[1]) * evidence.sum(dim=1) + mixture[2] * (
+            evidence * batch.sim_row_sum
+        ).sum(dim=1)
+        return score, total
 
     def _repeat(self, batch: _Batch) -> torch.Tensor:
         log_cycle = self.repeat_log_cycle_global + self.repeat_cycle_offset[batch.category]
@@ -320,6 +335,9 @@ class _LearnedDecayModule(nn.Module):
             return DecayParameters(
                 decays=self.config.decays,
                 global_log_half_life=float(self.global_log_half_life),
+                session_share=float(torch.sigmoid(self.session_logit))
+                if self.config.decays
+                else 0.0,
                 category_offset=array(self.category_offset),
                 type_offset=array(self.type_offset),
                 type_weight=array(self.type_weight()),
@@ -352,14 +370,17 @@ class _LearnedDecayModule(nn.Module):
 
         with torch.no_grad():
             self.global_log_half_life.copy_(tensor(parameters.global_log_half_life))
+            if 0 < parameters.session_share < 1:
+                share = parameters.session_share
+                self.session_logit.copy_(tensor(np.log(share / (1.0 - share))))
             self.category_offset.copy_(tensor(parameters.category_offset))
             self.type_offset.copy_(tensor(parameters.type_offset))
             self.raw_type_weight.copy_(inverse_softplus(parameters.type_weight))
             self.mixture_logit.copy_(tensor(np.log(np.maximum(parameters.mixture, 1e-9))))
             self.raw_exploration.copy_(inverse_softplus(np.array(parameters.exploration)))
-            share = np.maximum(parameters.exploration_share, 1e-12)
+            tilt = np.maximum(parameters.exploration_share, 1e-12)
             base = np.maximum(self.slot_share.numpy().astype(np.float64), 1e-12)
-            self.exploration_offset.copy_(tensor(np.log(share / base)))
+            self.exploration_offset.copy_(tensor(np.log(tilt / base)))
             if self.config.repeats and parameters.repeat_rate.any():
                 self.raw_repeat_global.zero_()
                 self.repeat_offset.copy_(inverse_softplus(parameters.repeat_rate))
@@ -380,14 +401,15 @@ def _normalised(shares: FloatArray) -> FloatArray:
 
 def _batches(
     data: TrainingData,
-    visits: npt.NDArray[np.intp],
+    rows: npt.NDArray[np.intp],
     batch_size: int,
     rng: np.random.Generator | None,
 ) -> Iterator[npt.NDArray[np.intp]]:
-    """Visits grouped by history length (little padding), batch order shuffled when ``rng``."""
-    length = data.visits.start[visits] - data.visits.history_start[visits]
-    tie = rng.random(len(visits)) if rng is not None else np.arange(len(visits))
-    ordered = visits[np.lexsort((tie, length))]
+    """Targets grouped by history length (little padding), batch order shuffled when ``rng``."""
+    predictions = data.predictions
+    length = predictions.position[rows] - predictions.history_start[rows]
+    tie = rng.random(len(rows)) if rng is not None else np.arange(len(rows))
+    ordered = rows[np.lexsort((tie, length))]
     chunks = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     order = rng.permutation(len(chunks)) if rng is not None else np.arange(len(chunks))
     for k in order:
@@ -397,13 +419,13 @@ def _batches(
 def _mean_loss(
     module: _LearnedDecayModule,
     data: TrainingData,
-    visits: npt.NDArray[np.intp],
+    rows_to_score: npt.NDArray[np.intp],
     lookup: _SimilarityLookup,
     batch_size: int,
 ) -> float:
     total, weight = 0.0, 0.0
     with torch.no_grad():
-        for rows in _batches(data, visits, batch_size, None):
+        for rows in _batches(data, rows_to_score, batch_size, None):
             batch = _make_batch(data, rows, lookup)
             total += float(module.negative_log_likelihood(batch))
             weight += float(batch.weight.sum())
@@ -417,7 +439,7 @@ def train(
     warm_start: DecayParameters | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
 ) -> TrainingResult:
-    """Fit by Adam on mini-batches of visits; keep the epoch with the best held-out loss."""
+    """Fit by Adam on mini-batches of targets; keep the epoch with the best held-out loss."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     lookup = _SimilarityLookup(data.similarity)
@@ -426,8 +448,12 @@ def train(
     if warm_start is not None:
         module.load_parameters(warm_start)
     optimiser = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
-    # Each visit's targets weigh 1 in total, so the whole training set weighs its visit count.
-    n_train_weight = float(len(data.train_visits))
+    # Each visit's targets weigh 1 in total, so the training set weighs its number of visits.
+    n_train_weight = float(data.predictions.weight[data.train_rows].sum())
+    # Early stopping watches the visit-opening targets: the epochs are for the decay, and
+    # within a visit only the (fast-settling) session share learns.
+    opening = data.predictions.opens_visit[data.holdout_rows]
+    stopping_rows = data.holdout_rows[opening] if opening.any() else data.holdout_rows
     best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
     best_loss, best_epoch, stale = math.inf, 0, 0
     train_curve: list[float] = []
@@ -436,7 +462,7 @@ def train(
     for epoch in range(1, config.max_epochs + 1):
         started = time.perf_counter()
         total, weight = 0.0, 0.0
-        for rows in _batches(data, data.train_visits, config.batch_size, rng):
+        for rows in _batches(data, data.train_rows, config.batch_size, rng):
             batch = _make_batch(data, rows, lookup)
             batch_weight = float(batch.weight.sum())
             optimiser.zero_grad()
@@ -447,8 +473,8 @@ def train(
             total += float(nll.detach())
             weight += batch_weight
         train_curve.append(total / max(weight, 1e-12))
-        if len(data.holdout_visits):
-            holdout = _mean_loss(module, data, data.holdout_visits, lookup, config.batch_size)
+        if len(stopping_rows):
+            holdout = _mean_loss(module, data, stopping_rows, lookup, config.batch_size)
         else:
             holdout = train_curve[-1]
         holdout_curve.append(holdout)
@@ -485,10 +511,10 @@ def _standard_errors(
 ) -> tuple[FloatArray, FloatArray, float]:
     """Standard errors of the log half-lives from the empirical Fisher information.
 
-    Each visit's gradient with respect to a category's (event type's, the global) log
-    half-life is the sum of ``∂ℓ_visit / ∂ log h_e`` over its events in that category, and
+    Each target's gradient with respect to a category's (event type's, the global) log
+    half-life is the sum of ``∂ℓ_target / ∂ log h_e`` over its events in that category, and
     one backward pass gives ``∂ℓ / ∂ log h_e`` for every event of a batch at once. The Fisher
-    diagonal is the sum of squared per-visit gradients plus the prior's curvature; the
+    diagonal is the sum of squared per-target gradients plus the prior's curvature; the
     standard error is its inverse square root (a marginal approximation that ignores the
     correlation between parameters).
     """
@@ -497,7 +523,7 @@ def _standard_errors(
     type_info = np.zeros(N_EVENT_TYPES)
     global_info = 0.0
     if config.decays:
-        for rows in _batches(data, data.train_visits, config.batch_size, None):
+        for rows in _batches(data, data.train_rows, config.batch_size, None):
             batch = _make_batch(data, rows, lookup)
             log_h = module.log_half_life(batch).detach().requires_grad_(True)
             nll = module.negative_log_likelihood(batch, log_h)
@@ -509,11 +535,11 @@ def _standard_errors(
                 (category_info, batch.category_np.ravel(), n_slots),
                 (type_info, batch.event_type_np.ravel(), N_EVENT_TYPES),
             ):
-                per_visit = np.bincount(
+                per_target = np.bincount(
                     row * size + key, weights=grad.ravel(), minlength=n_rows * size
                 )
                 info += np.bincount(
-                    np.tile(np.arange(size), n_rows), weights=per_visit**2, minlength=size
+                    np.tile(np.arange(size), n_rows), weights=per_target**2, minlength=size
                 )
             global_info += float((grad.sum(axis=1) ** 2).sum())
     prior = 1.0 / config.prior_scale**2

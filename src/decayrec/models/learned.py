@@ -16,9 +16,10 @@ neighbours in the item-item similarity of :class:`~decayrec.models.DecayedItemKN
 learned weights, plus an exploration term on popularity. Scores are next-event probabilities
 over the whole catalogue.
 
-Training (the ``torch`` extra): each visit of each user (events without a gap longer than
-``session_gap``) is predicted from the events before it; the last ``validation_share`` of
-visits in time is held out for early stopping; Adam, seeded and deterministic. Scoring, saving
+Training (the ``torch`` extra): every event is predicted from the user's events before it
+(each visit, a run of events without a gap longer than ``session_gap``, weighs 1; a
+short-term kernel carries the visit under way); the latest ``validation_share`` of targets
+in time is held out for early stopping; Adam, seeded and deterministic. Scoring, saving
 and loading need NumPy only.
 """
 
@@ -37,11 +38,12 @@ from decayrec.data.schema import EventLog, EventType
 from decayrec.errors import DataValidationError, InvalidParameterError, MissingExtraError
 from decayrec.models._learned_history import (
     FEATURE_NAMES,
-    Visits,
-    find_visits,
+    HistoryWindow,
+    Predictions,
+    find_predictions,
     history_features,
+    prediction_windows,
     request_windows,
-    visit_windows,
 )
 from decayrec.models._learned_params import DecayParameters
 from decayrec.models._params import check_non_negative, is_positive_int
@@ -59,8 +61,10 @@ __all__ = ["LearnedDecay"]
 _DAY: Final = 86_400.0
 _PREFIX: Final = "learned."
 _SIMILARITIES: Final = ("jaccard", "cosine", "lift", "inclusion", "cooccurrence")
-#: Visits below which no time tail is held out (early stopping would be noise).
-_MIN_HOLDOUT_VISITS: Final = 200
+#: Held-out targets below which no time tail is held out (early stopping would be noise).
+_MIN_HOLDOUT: Final = 200
+#: At most this many targets per visit (its first events), each weighted 1 / kept.
+_MAX_PER_VISIT: Final = 20
 #: Rows of the feature-scaling pass per chunk (bounds memory on long logs).
 _FEATURE_CHUNK: Final = 65_536
 
@@ -79,7 +83,7 @@ class LearnedDecay(Recommender):
     event_weights
         Starting event-type weights (learned from there).
     session_gap
-        A gap longer than this starts a new visit (the unit that is predicted).
+        A gap longer than this starts a new visit (each visit weighs 1 in training).
     max_history
         How many of a user's latest events are read per prediction.
     similarity, max_neighbours
@@ -96,10 +100,10 @@ class LearnedDecay(Recommender):
         Standard deviation (natural-log units) of the priors that shrink per-category and
         per-type offsets toward the global value.
     learning_rate, batch_size, max_epochs, patience
-        Adam step, visits per mini-batch, epoch limit, and epochs without improvement of the
+        Adam step, targets per mini-batch, epoch limit, and epochs without improvement of the
         held-out loss before stopping.
     validation_share
-        Share of the latest visits held out for early stopping (0: train on everything for
+        Share of the latest targets held out for early stopping (0: train on everything for
         ``max_epochs``).
     seed
         Seeds batch order and initialisation: the same seed and log give the same model.
@@ -237,7 +241,7 @@ class LearnedDecay(Recommender):
     def partial_fit(self, events: EventLog) -> LearnedDecay:
         """Add events and continue training from the current parameters (warm start).
 
-        New categories start at the global half-life; early stopping on the latest visits
+        New categories start at the global half-life; early stopping on the latest targets
         decides how many epochs the new data gets.
         """
         if not hasattr(self, "parameters_"):
@@ -288,25 +292,28 @@ class LearnedDecay(Recommender):
         scale = np.divide(1.0, row_sum, out=np.zeros_like(row_sum), where=row_sum > 0)
         self.similarity_ = sp.csr_matrix(sp.diags(scale) @ raw)
         self.similarity_.sort_indices()
+        self.similarity_row_sum_ = np.asarray(self.similarity_.sum(axis=1)).ravel()
 
     def _training_data(self) -> Any:
         from decayrec.models._learned_torch import TrainingData
 
-        visits = find_visits(self.user_events_, self.session_gap_seconds_, self.max_history)
-        candidates = visits.with_history()
-        if not len(candidates):
+        predictions = find_predictions(
+            self.user_events_, self.session_gap_seconds_, self.max_history, _MAX_PER_VISIT
+        )
+        if not len(predictions):
             raise DataValidationError(
                 f"{type(self).__name__}.fit needs users who come back: no user in the log has "
-                f"two visits (events more than {self.session_gap} apart)."
+                "two events."
             )
-        train, holdout = self._split_visits(visits, candidates)
-        mean, scale = self._feature_scaling(visits, train)
+        train, holdout = self._split_targets(predictions)
+        mean, scale = self._feature_scaling(predictions, train)
         return TrainingData(
             columns=self.user_events_.columns,
-            visits=visits,
-            train_visits=train,
-            holdout_visits=holdout,
+            predictions=predictions,
+            train_rows=train,
+            holdout_rows=holdout,
             no_category=self.no_category_,
+            session_gap=self.session_gap_seconds_,
             within_category_share=self.within_category_share_,
             slot_share=self.slot_share_,
             similarity=self.similarity_,
@@ -314,26 +321,28 @@ class LearnedDecay(Recommender):
             feature_scale=scale,
         )
 
-    def _split_visits(
-        self, visits: Visits, candidates: npt.NDArray[np.intp]
+    def _split_targets(
+        self, predictions: Predictions
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """The latest ``validation_share`` of visits (by time) are held out."""
-        n_holdout = round(self.validation_share * len(candidates))
-        if n_holdout < _MIN_HOLDOUT_VISITS or n_holdout >= len(candidates):
-            return candidates, candidates[:0]
-        order = candidates[np.argsort(visits.seconds[candidates], kind="stable")]
+        """The latest ``validation_share`` of targets (by time) are held out."""
+        rows = np.arange(len(predictions))
+        n_holdout = round(self.validation_share * len(rows))
+        if n_holdout < _MIN_HOLDOUT or n_holdout >= len(rows):
+            return rows, rows[:0]
+        order = np.argsort(predictions.seconds, kind="stable")
         cut = len(order) - n_holdout
         return np.sort(order[:cut]), np.sort(order[cut:])
 
     def _feature_scaling(
-        self, visits: Visits, rows: npt.NDArray[np.intp]
+        self, predictions: Predictions, rows: npt.NDArray[np.intp]
     ) -> tuple[FloatArray, FloatArray]:
         columns = self.user_events_.columns
         n_features = len(FEATURE_NAMES)
         total, squares = np.zeros(n_features), np.zeros(n_features)
         for start in range(0, len(rows), _FEATURE_CHUNK):
             part = rows[start : start + _FEATURE_CHUNK]
-            features = history_features(visit_windows(visits, part, columns), columns)
+            window = prediction_windows(predictions, part, columns, self.session_gap_seconds_)
+            features = history_features(window, columns)
             total += features.sum(axis=0)
             squares += (features**2).sum(axis=0)
         n = max(len(rows), 1)
@@ -388,30 +397,53 @@ class LearnedDecay(Recommender):
     # ------------------------------------------------------------------ scoring
     def _evidence(
         self, users: IndexArray, at: FloatArray
-    ) -> tuple[Any, FloatArray, FloatArray, FloatArray]:
+    ) -> tuple[HistoryWindow, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Window, decay, long-term evidence, due repeats and session evidence per event."""
         columns = self.user_events_.columns
-        window = request_windows(self.user_events_, users, at, self.max_history)
+        window = request_windows(
+            self.user_events_, users, at, self.max_history, self.session_gap_seconds_
+        )
         features = history_features(window, columns)
         decay, evidence, repeat = self.parameters_.evidence(
             window, columns, features, self.no_category_
         )
-        return window, decay, evidence, repeat
+        return window, decay, evidence, repeat, self.parameters_.session_evidence(window, columns)
 
     def _score_known(self, user_index: IndexArray, at: FloatArray) -> FloatArray:
-        window, _, evidence, repeat = self._evidence(user_index, at)
+        window, _, evidence, repeat, session = self._evidence(user_index, at)
         params = self.parameters_
+        scores, total = self._routed(window, evidence, repeat)
+        scores += params.exploration * (
+            params.exploration_share[self.item_slot_] * self.within_category_share_
+        )
+        scores /= (total + params.exploration)[:, None]
+        session_scores, session_total = self._routed(window, session, None)
+        live = session_total > 0
+        if live.any():
+            share = params.session_share
+            scores[live] *= 1.0 - share
+            scores[live] += share * session_scores[live] / session_total[live, None]
+        return scores
+
+    def _routed(
+        self, window: HistoryWindow, evidence: FloatArray, repeat: FloatArray | None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Evidence routed to every item (plus due repeats), and its closed-form total per row.
+
+        Sums run over each row's real events in order (``bincount``), so a row's values do not
+        depend on how wide its batch was padded.
+        """
         columns = self.user_events_.columns
-        n_rows, n_items, n_slots = len(user_index), self.n_items, self.no_category_ + 1
+        alpha_cat, alpha_item, alpha_sim = self.parameters_.mixture
+        n_rows, n_items, n_slots = window.valid.shape[0], self.n_items, self.no_category_ + 1
         cells = window.valid
         row = np.broadcast_to(np.arange(n_rows)[:, None], cells.shape)[cells]
-        items = columns.item[window.positions[cells]].astype(np.int64)
-        slots = np.where(
-            columns.category[window.positions[cells]] >= 0,
-            columns.category[window.positions[cells]],
-            self.no_category_,
-        ).astype(np.int64)
-        c, r = evidence[cells], repeat[cells]
-        alpha_cat, alpha_item, alpha_sim = params.mixture
+        positions = window.positions[cells]
+        items = columns.item[positions].astype(np.int64)
+        category = columns.category[positions]
+        slots = np.where(category >= 0, category, self.no_category_).astype(np.int64)
+        c = evidence[cells]
+        r = repeat[cells] if repeat is not None else np.zeros(len(c))
         interest = np.bincount(row * n_slots + slots, weights=c, minlength=n_rows * n_slots)
         scores = interest.astype(np.float64).reshape(n_rows, n_slots)[:, self.item_slot_]
         scores *= alpha_cat * self.within_category_share_
@@ -421,34 +453,13 @@ class LearnedDecay(Recommender):
         scores += own.reshape(n_rows, n_items)
         affinity = sp.csr_matrix((c, (row, items)), shape=(n_rows, n_items))
         scores += alpha_sim * (affinity @ self.similarity_).toarray()
-        scores += params.exploration * (
-            params.exploration_share[self.item_slot_] * self.within_category_share_
-        )
-        scores /= self._normaliser(evidence, repeat, window, columns)[:, None]
-        return scores
-
-    def _normaliser(
-        self, evidence: FloatArray, repeat: FloatArray, window: Any, columns: Any
-    ) -> FloatArray:
-        """``Σ_j λ_j`` per row, in closed form (see :mod:`decayrec.models._learned_params`).
-
-        Sums run over each row's real events in order (``bincount``), so a row's value does
-        not depend on how wide its batch was padded.
-        """
-        alpha_cat, alpha_item, alpha_sim = self.parameters_.mixture
-        row_sum = np.asarray(self.similarity_.sum(axis=1)).ravel()
-        cells = window.valid
-        n_rows = cells.shape[0]
-        row = np.broadcast_to(np.arange(n_rows)[:, None], cells.shape)[cells]
-        c = evidence[cells]
-        neighbours = row_sum[columns.item[window.positions[cells]]]
+        neighbours = self.similarity_row_sum_[items]
         total: FloatArray = (
             (alpha_cat + alpha_item) * np.bincount(row, weights=c, minlength=n_rows)
             + alpha_sim * np.bincount(row, weights=c * neighbours, minlength=n_rows)
-            + self.parameters_.exploration
-            + np.bincount(row, weights=repeat[cells], minlength=n_rows)
+            + np.bincount(row, weights=r, minlength=n_rows)
         )
-        return total
+        return scores, total
 
     def _category_scores(
         self, users: IndexArray, at: FloatArray, exclude: str
@@ -467,42 +478,52 @@ class LearnedDecay(Recommender):
     # ------------------------------------------------------------------ explaining
     def _explain_known(self, user: int, item: int, at: float) -> Explanation:
         users, instants = np.array([user], dtype=np.int32), np.array([at])
-        window, decay, evidence, repeat = self._evidence(users, instants)
+        window, decay, evidence, repeat, session = self._evidence(users, instants)
         columns = self.user_events_.columns
         params = self.parameters_
         cells = window.valid[0]
         positions = window.positions[0][cells]
-        c, r, k = evidence[0][cells], repeat[0][cells], decay[0][cells]
+        c, r, k, s_w = evidence[0][cells], repeat[0][cells], decay[0][cells], session[0][cells]
         slot = int(self.item_slot_[item])
         hist_items = columns.item[positions].astype(np.int64)
         hist_slots = np.where(
             columns.category[positions] >= 0, columns.category[positions], self.no_category_
         )
-        same_cat = (hist_slots == slot).astype(np.float64)
-        same_item = (hist_items == item).astype(np.float64)
-        similar = self.similarity_[hist_items].toarray()[:, item] if len(hist_items) else c
-        z = float(self._normaliser(evidence, repeat, window, columns)[0])
         alpha_cat, alpha_item, alpha_sim = params.mixture
+        similar = self.similarity_[hist_items].toarray()[:, item] if len(hist_items) else c
+        route = (
+            alpha_cat * self.within_category_share_[item] * (hist_slots == slot)
+            + alpha_sim * similar
+        )
+        same_item = (hist_items == item).astype(np.float64)
+        _, total = self._routed(window, evidence, repeat)
+        _, session_total = self._routed(window, session, None)
+        z = float(total[0]) + params.exploration
+        share = params.session_share if session_total[0] > 0 else 0.0
+        long_term = (1.0 - share) / z
         parts = {
-            "category": alpha_cat * self.within_category_share_[item] * c * same_cat / z,
-            "item": alpha_item * c * same_item / z,
-            "similar_items": alpha_sim * c * similar / z,
-            "repeat": r * same_item / z,
+            "category": alpha_cat * self.within_category_share_[item] * c * (hist_slots == slot),
+            "item": alpha_item * c * same_item,
+            "similar_items": alpha_sim * c * similar,
+            "repeat": r * same_item,
         }
-        components = {name: float(value.sum()) for name, value in parts.items()}
+        components = {name: float(value.sum() * long_term) for name, value in parts.items()}
         new_interest = params.exploration * params.exploration_share[slot]
-        components["popularity"] = float(new_interest * self.within_category_share_[item] / z)
-        contribution = sum(parts.values())
-        grouped = self.user_events_.order[positions]
+        components["popularity"] = float(
+            new_interest * self.within_category_share_[item] * long_term
+        )
+        session_part = np.zeros(len(c))
+        if share:
+            session_part = share * s_w * (route + alpha_item * same_item) / session_total[0]
+        components["session"] = float(session_part.sum())
+        contribution = sum(parts.values()) * long_term + session_part
         total_interest = float(c.sum())
-        category_interest = float((c * same_cat).sum()) / total_interest if total_interest else 0.0
+        in_category = float((c * (hist_slots == slot)).sum())
         features = history_features(window, columns)
-        adjust = float(params.user_adjustment(features)[0]) if self.decays else 0.0
         half_life = None
         if self.decays:
-            log_h = params.log_half_life_days(
-                np.array([slot]), np.array([EventType.VIEW]), np.array([adjust])
-            )
+            adjust = params.user_adjustment(features)
+            log_h = params.log_half_life_days(np.array([slot]), np.array([EventType.VIEW]), adjust)
             half_life = timedelta(days=float(np.exp(log_h[0])))
         return Explanation(
             user_id=self.events_.users.raw([user])[0],
@@ -511,11 +532,15 @@ class LearnedDecay(Recommender):
             score=float(sum(components.values())),
             fallback=False,
             category_id=self._category_id(int(self.item_category_[item])),
-            category_interest=category_interest,
+            category_interest=in_category / total_interest if total_interest else 0.0,
             half_life=half_life,
             components=components,
             events=self._describe_events(
-                self.columns_, grouped, at, k, np.asarray(contribution, dtype=np.float64)
+                self.columns_,
+                self.user_events_.order[positions],
+                at,
+                k,
+                np.asarray(contribution, dtype=np.float64),
             ),
         )
 
@@ -614,7 +639,11 @@ class LearnedDecay(Recommender):
         known = self._known_at(users, seconds)
         if known.any() and self.decays:
             window = request_windows(
-                self.user_events_, users[known], seconds[known], self.max_history
+                self.user_events_,
+                users[known],
+                seconds[known],
+                self.max_history,
+                self.session_gap_seconds_,
             )
             features = history_features(window, self.user_events_.columns)
             out[known] = np.exp(self.parameters_.user_adjustment(features))
