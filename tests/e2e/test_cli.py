@@ -29,7 +29,7 @@ def shop_csv(tmp_path: Path) -> Path:
 def test_help_lists_every_subcommand(run_cli) -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("demo", "data", "evaluate", "fit", "recommend"):
+    for command in ("demo", "data", "evaluate", "fit", "recommend", "report"):
         assert command in result.stdout
 
 
@@ -228,3 +228,21 @@ def test_window_drops_events_outside_it_as_out_of_range(run_cli, tmp_path: Path)
     bad = run_cli("data", "inspect", str(path), "--window", "yesterday")
     assert bad.returncode == EXIT_USAGE
     assert "--window" in bad.stderr and "'yesterday'" in bad.stderr
+
+
+def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: Path) -> None:
+    model_dir, png = tmp_path / "learned", tmp_path / "kernels.png"
+    fitted = run_cli(
+        "fit", "--data", str(shop_csv), "--model", "learned-decay", "--out", str(model_dir)
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    assert "learned-decay epochs" in fitted.stderr  # the per-epoch progress bar
+    report = run_cli("report", "decay", "--model", str(model_dir), "--png", str(png), "--top", "3")
+    assert report.returncode == 0, report.stderr
+    assert "Half-life per category (top 3 by events)" in report.stdout
+    assert "favourite" in report.stdout and "95% interval" in report.stdout
+    assert png.stat().st_size > 10_000
+    other = tmp_path / "profile"
+    run_cli("fit", "--data", str(shop_csv), "--model", "decayed-profile", "--out", str(other))
+    wrong = run_cli("report", "decay", "--model", str(other))
+    assert wrong.returncode == 2 and "learned-decay" in wrong.stderr

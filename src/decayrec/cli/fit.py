@@ -48,14 +48,20 @@ def fit(
         params["half_life"] = parse_duration(half_life, name="--half-life")
     if kernel is not None:
         params["kernel"] = kernel
+    if model.removesuffix("-no-decay") == "learned-decay":
+        params["progress"] = True  # a bar per epoch: training takes a while
     estimator = make_model(model, **params)
     events, _ = load_with_report(
         data, fmt, max_events_per_minute=max_events_per_minute, window=window
     )
     started = time.perf_counter()
-    with step(f"Fitting {model} on {events.n_events:,} events"):
+    if params.get("progress"):  # its own progress bar (rich allows one live display)
         estimator.fit(events)
         estimator.save(out)
+    else:
+        with step(f"Fitting {model} on {events.n_events:,} events"):
+            estimator.fit(events)
+            estimator.save(out)
     console.print(
         f"Fitted {model} on {events.n_events:,} events in "
         f"{time.perf_counter() - started:.1f}s; saved to {out}."

@@ -17,7 +17,12 @@ from decayrec.data.schema import EventLog, EventWeights
 from decayrec.decay.kernels import KERNELS, decay_weights
 from decayrec.types import FloatArray, KernelName, StrPath
 
-__all__ = ["plot_decay_curves", "plot_interest_trajectories", "plot_metric_bars"]
+__all__ = [
+    "plot_decay_curves",
+    "plot_interest_trajectories",
+    "plot_learned_half_lives",
+    "plot_metric_bars",
+]
 
 _DAY = 86400.0
 
@@ -169,4 +174,45 @@ def plot_metric_bars(
         ax.set_xticks(x + width * (len(models) - 1) / 2, list(metrics))
         ax.set(ylabel="score", title="Full-ranking metrics on the test split")
         ax.legend(fontsize="small")
+    return Path(path)
+
+
+def plot_learned_half_lives(path: StrPath, table: Any, *, top: int = 12) -> Path:
+    """Learned kernels of the ``top`` categories by events, with their 95 % bands (left), and
+    the half-life of every category against its number of events (right).
+
+    ``table`` is :attr:`decayrec.models.LearnedDecay.half_lives_`.
+    """
+    categories = table.filter(table["level"] == "category").sort("events", descending=True)
+    shown = categories.head(top)
+    with _figure(path, nrows=1, ncols=2, figsize=(13, 4.5), squeeze=False) as axes:
+        ax = axes[0][0]
+        longest = float(shown["half_life_days"].max() or 1.0)
+        ages = np.linspace(0.0, 3 * longest, 300)
+        for name, mid, low, high in shown.select(
+            "key", "half_life_days", "lower_days", "upper_days"
+        ).iter_rows():
+            (line,) = ax.plot(ages, np.exp2(-ages / mid), label=f"{name} ({mid:.1f}d)")
+            if np.isfinite(low) and np.isfinite(high):
+                ax.fill_between(
+                    ages, np.exp2(-ages / low), np.exp2(-ages / high), color=line.get_color(),
+                    alpha=0.15, linewidth=0,
+                )  # fmt: skip
+        ax.set(xlabel="age (days)", ylabel="weight", title="Learned decay per category",
+               ylim=(0, 1.05))  # fmt: skip
+        ax.legend(fontsize="small", ncol=2)
+        ax = axes[0][1]
+        events = categories["events"].to_numpy()
+        mid = categories["half_life_days"].to_numpy()
+        low = categories["lower_days"].to_numpy()
+        high = categories["upper_days"].to_numpy()
+        ax.errorbar(events, mid, yerr=[mid - low, high - mid], fmt="o", markersize=3,
+                    alpha=0.6, elinewidth=0.8)  # fmt: skip
+        overall = table.filter(table["level"] == "global")["half_life_days"]
+        if len(overall):
+            ax.axhline(float(overall[0]), color="grey", linestyle=":", label="global")
+            ax.legend()
+        title = "Half-life vs evidence (95% intervals)"
+        ax.set(xscale="log", yscale="log", xlabel="events in category",
+               ylabel="half-life (days)", title=title)  # fmt: skip
     return Path(path)

@@ -384,7 +384,7 @@ class LearnedDecay(Recommender):
             torch.set_num_threads(previous_threads)
 
     def _record(self, result: TrainingResult) -> None:
-        self.training_ = {
+        self.training_: dict[str, Any] = {
             "train_loss": list(result.train_loss),
             "holdout_loss": list(result.holdout_loss),
             "best_epoch": result.best_epoch,
