@@ -1,0 +1,74 @@
+"""Benchmark: LearnedDecay training time per epoch, against DecayedItemKNN's fit in the same run.
+
+Run ``python benchmarks/bench_learned.py [--data PATH --format FMT]``. The default log is
+Amazon Beauty 5-core from ``../shared/data`` (the issue's target: training under 5 minutes on
+two CPU cores); without it, a simulated shop of ``--events`` events. It fits:
+
+* ``decayed-itemknn``: the baseline, a fixed-decay model whose item-item similarity
+  LearnedDecay also builds (so the ratio shows what learning the decay costs on top);
+* ``learned-decay``: the whole fit (tables, training with early stopping, standard errors),
+
+best of ``--repeat``, and prints the seconds per epoch, the epochs run and the target check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import parse_count, print_environment, print_timings, time_best
+from decayrec.data import load_events
+from decayrec.data.simulate import simulate_events
+from decayrec.models import DecayedItemKNN, LearnedDecay
+
+_BEAUTY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+_BEAUTY = _BEAUTY / "amazon_beauty_5core" / "interactions.csv"
+#: The issue's budget for one training on Amazon Beauty, in seconds.
+TARGET_SECONDS = 300.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=_BEAUTY if _BEAUTY.exists() else None)
+    parser.add_argument("--format", dest="fmt", default="amazon")
+    parser.add_argument("--events", type=parse_count, default=200_000, help="simulated size")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+
+    print_environment(["decayrec", "numpy", "scipy", "torch"])
+    if args.data is not None:
+        events, _ = load_events(args.data, args.fmt)
+        source = str(args.data)
+    else:
+        events = simulate_events(args.events, seed=0)
+        source = f"simulated shop ({args.events:,} events)"
+    print(f"log: {source}: {events.n_events:,} events, {len(events.users):,} users")
+
+    baseline, _ = time_best(
+        "decayed-itemknn", lambda: DecayedItemKNN().fit(events), items=events.n_events,
+        repeat=args.repeat,
+    )  # fmt: skip
+    learned, model = time_best(
+        "learned-decay", lambda: LearnedDecay().fit(events), items=events.n_events,
+        repeat=args.repeat,
+    )  # fmt: skip
+    print_timings([baseline, learned], reference=baseline, unit="events/s")
+    seconds = model.training_["epoch_seconds"]
+    print(
+        f"learned-decay: {len(seconds)} epochs (best {model.training_['best_epoch']}), "
+        f"{sum(seconds) / len(seconds):.2f} s per epoch (min {min(seconds):.2f}, "
+        f"max {max(seconds):.2f})"
+    )
+    met = learned.best <= TARGET_SECONDS
+    print(
+        f"target: training under {TARGET_SECONDS:.0f} s: {'met' if met else 'NOT met'} "
+        f"({learned.best:.1f} s)"
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
