@@ -18,7 +18,7 @@ must agree to the event on what a history is; one implementation guarantees it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ __all__ = [
     "FEATURE_NAMES",
     "HistoryWindow",
     "Predictions",
+    "decayed_count_before",
     "find_predictions",
     "history_features",
     "prediction_windows",
@@ -215,3 +216,27 @@ def history_features(window: HistoryWindow, columns: Columns) -> FloatArray:
             np.log1p(n / (span + 1.0)),
         ]
     )
+
+
+def decayed_count_before(
+    keys: npt.NDArray[np.integer[Any]], seconds: FloatArray, weights: FloatArray, half_life: float
+) -> FloatArray:
+    """For every event, ``Σ w_j 2^(-(t - t_j) / h)`` over the earlier events with its key.
+
+    "Earlier" is earlier in ``(key, time)`` order (file order on ties), so an event never
+    counts itself. Vectorised with one cumulative sum per key, scaled at the key's first event
+    (exact while a key's events span fewer than ~1,000 half-lives; longer spans are clamped).
+    """
+    order = np.lexsort((seconds, keys))
+    k, t, w = keys[order], seconds[order], weights[order]
+    first = np.ones(len(k), dtype=bool)
+    first[1:] = k[1:] != k[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(k)), 0))
+    exponent = np.minimum((t - t[start]) / half_life, 1000.0)
+    scaled = w * np.exp2(exponent)
+    cumulative = np.cumsum(scaled)
+    before_group = np.where(start > 0, cumulative[start - 1], 0.0)
+    earlier = cumulative - scaled - before_group
+    out = np.empty(len(k))
+    out[order] = np.maximum(earlier, 0.0) * np.exp2(-exponent)
+    return out

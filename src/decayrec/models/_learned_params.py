@@ -22,7 +22,9 @@ way as ``λ_i`` (no exploration, no repeats).
 The session mixture is short-term interest: while a visit is under way (events linked to
 now by gaps of at most ``session_gap``) its own events predict with share ``π_s``, so that
 the per-category ``h`` describe how interest carries from one visit to the next, not how a
-session continues. ``q_i`` is the item's share of its category's events, ``π`` the
+session continues. ``q_i = (1 - ρ) q_i^all + ρ q_i^recent`` is the item's share of its
+category's events (all of them, and decayed with ``popularity_half_life`` up to now; ``ρ``
+is learned), ``π`` the
 learned distribution of where new interests start (the categories' event shares, tilted per
 category) and ``S`` the row-normalised item-item similarity; every term sums over items in
 closed form, so the normaliser is exact over the whole catalogue (a full softmax without
@@ -81,6 +83,7 @@ class DecayParameters:
     mixture: FloatArray  # α (3,), sums to 1
     exploration: float  # β > 0
     exploration_share: FloatArray  # π (slots,), sums to 1
+    recent_share: float  # ρ: weight of recent popularity in q
     repeat_rate: FloatArray  # ρ >= 0
     repeat_log_cycle: FloatArray  # μ
     repeat_log_sd: float  # log σ

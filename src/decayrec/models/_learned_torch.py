@@ -77,7 +77,8 @@ class TrainingData:
     holdout_rows: npt.NDArray[np.intp]
     no_category: int  # index of the "no category" slot (= n_categories)
     session_gap: float  # seconds
-    within_category_share: FloatArray  # q_i
+    within_category_share: FloatArray  # q_i over all training events
+    recent_share: FloatArray  # per prediction row: the target's recent share of its category
     slot_share: FloatArray  # share of events per category slot
     similarity: sp.csr_matrix  # row-normalised, items x items
     feature_mean: FloatArray
@@ -133,7 +134,8 @@ class _Batch:
     same_category: torch.Tensor  # (B, H) float: history event in the target's category
     same_item: torch.Tensor  # (B, H) float: history event on the target item
     similarity: torch.Tensor  # (B, H): S[history item, target]
-    within_share: torch.Tensor  # (B,) q of the target
+    within_share: torch.Tensor  # (B,) all-time q of the target
+    recent_share: torch.Tensor  # (B,) recent q of the target at its time
     target_slot: torch.Tensor  # (B,) category slot of the target
     weight: torch.Tensor  # (B,)
     category_np: npt.NDArray[np.int64]
@@ -176,6 +178,7 @@ def _make_batch(
         same_item=f32(same_item),
         similarity=f32(similarity),
         within_share=f32(data.within_category_share[target_item]),
+        recent_share=f32(data.recent_share[rows]),
         target_slot=torch.as_tensor(target_cat),
         weight=f32(predictions.weight[rows]),
         category_np=category,
@@ -197,6 +200,7 @@ class _LearnedDecayModule(nn.Module):
         self.config = config
         self.global_log_half_life = nn.Parameter(torch.tensor(math.log(config.init_half_life_days)))
         self.session_logit = nn.Parameter(torch.tensor(0.0))
+        self.recent_logit = nn.Parameter(torch.tensor(0.0))
         self.category_offset = nn.Parameter(torch.zeros(n_slots))
         self.type_offset = nn.Parameter(torch.zeros(N_EVENT_TYPES))
         weights = [_inverse_softplus(max(float(w), 1e-3)) for w in config.init_type_weight]
@@ -261,10 +265,10 @@ class _LearnedDecayModule(nn.Module):
         evidence = weight * decay
         mixture = torch.softmax(self.mixture_logit, dim=0)
         exploration = nn.functional.softplus(self.raw_exploration)
-        score, normaliser = self._route(evidence, mixture, batch)
-        score = (
-            score + exploration * batch.within_share * self.exploration_share()[batch.target_slot]
-        )
+        recent = torch.sigmoid(self.recent_logit) if self.config.decays else torch.zeros(())
+        share = (1 - recent) * batch.within_share + recent * batch.recent_share
+        score, normaliser = self._route(evidence, mixture, share, batch)
+        score = score + exploration * share * self.exploration_share()[batch.target_slot]
         normaliser = normaliser + exploration
         if self.config.decays and self.config.repeats:
             repeat = self._repeat(batch)
@@ -277,26 +281,25 @@ class _LearnedDecayModule(nn.Module):
             # (a session's continuation would otherwise drag every half-life toward it).
             fixed_weight, fixed_mixture = weight.detach(), mixture.detach()
             session_score, session_total = self._route(
-                fixed_weight * batch.in_session, fixed_mixture, batch
+                fixed_weight * batch.in_session, fixed_mixture, share.detach(), batch
             )
             in_visit = session_total > 0
-            share = torch.sigmoid(self.session_logit) * in_visit
+            session_share = torch.sigmoid(self.session_logit) * in_visit
             long_term = torch.where(in_visit, probability.detach(), probability)
-            probability = (1 - share) * long_term + share * session_score / torch.clamp(
-                session_total, min=1e-12
-            )
+            session_p = session_score / torch.clamp(session_total, min=1e-12)
+            probability = (1 - session_share) * long_term + session_share * session_p
         log_p = torch.log(probability)
         return -(batch.weight * log_p).sum()
 
     @staticmethod
     def _route(
-        evidence: torch.Tensor, mixture: torch.Tensor, batch: _Batch
+        evidence: torch.Tensor, mixture: torch.Tensor, share: torch.Tensor, batch: _Batch
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Evidence routed to the target (category, item, neighbours) and its closed-form total."""
         score = (
             evidence
             * (
-                mixture[0] * batch.within_share[:, None] * batch.same_category
+                mixture[0] * share[:, None] * batch.same_category
                 + mixture[1] * batch.same_item
                 + mixture[2] * batch.similarity
             )
@@ -344,6 +347,7 @@ class _LearnedDecayModule(nn.Module):
                 mixture=_normalised(array(torch.softmax(self.mixture_logit, dim=0))),
                 exploration=float(nn.functional.softplus(self.raw_exploration)),
                 exploration_share=_normalised(array(self.exploration_share())),
+                recent_share=float(torch.sigmoid(self.recent_logit)) if self.config.decays else 0.0,
                 repeat_rate=array(self.repeat_rate())
                 if self.config.repeats
                 else np.zeros(len(self.repeat_offset)),
@@ -370,6 +374,8 @@ class _LearnedDecayModule(nn.Module):
 
         with torch.no_grad():
             self.global_log_half_life.copy_(tensor(parameters.global_log_half_life))
+            recent = min(max(parameters.recent_share, 1e-6), 1 - 1e-6)
+            self.recent_logit.copy_(tensor(np.log(recent / (1.0 - recent))))
             if 0 < parameters.session_share < 1:
                 share = parameters.session_share
                 self.session_logit.copy_(tensor(np.log(share / (1.0 - share))))

@@ -40,6 +40,7 @@ from decayrec.models._learned_history import (
     FEATURE_NAMES,
     HistoryWindow,
     Predictions,
+    decayed_count_before,
     find_predictions,
     history_features,
     prediction_windows,
@@ -84,6 +85,9 @@ class LearnedDecay(Recommender):
         Starting event-type weights (learned from there).
     session_gap
         A gap longer than this starts a new visit (each visit weighs 1 in training).
+    popularity_half_life
+        Half-life of the *recent* popularity inside a category; how much recent popularity
+        counts against all-time popularity is learned. ``None``: all-time popularity only.
     max_history
         How many of a user's latest events are read per prediction.
     similarity, max_neighbours
@@ -140,6 +144,7 @@ class LearnedDecay(Recommender):
         kernel: KernelName = "exponential",
         event_weights: Mapping[str, float] | None = None,
         session_gap: timedelta = timedelta(minutes=30),
+        popularity_half_life: timedelta | None = timedelta(days=7),
         max_history: int = 200,
         similarity: SimilarityName = "jaccard",
         max_neighbours: int = 50,
@@ -158,6 +163,7 @@ class LearnedDecay(Recommender):
     ) -> None:
         super().__init__(kernel=kernel, half_life=half_life, event_weights=event_weights)
         self.session_gap = session_gap
+        self.popularity_half_life = popularity_half_life
         self.max_history = max_history
         self.similarity = similarity
         self.max_neighbours = max_neighbours
@@ -184,6 +190,10 @@ class LearnedDecay(Recommender):
             )
         super()._validate_params()
         self.session_gap_seconds_ = self._duration("session_gap", self.session_gap)
+        self.popularity_half_life_seconds_ = self._duration(
+            "popularity_half_life", self.popularity_half_life
+        )
+
         if not np.isfinite(self.session_gap_seconds_):
             raise InvalidParameterError(
                 f"The 'session_gap' parameter of {owner} must be a finite positive timedelta. "
@@ -231,6 +241,9 @@ class LearnedDecay(Recommender):
                 f"The '{name}' parameter of {type(self).__name__} must be a positive integer. "
                 f"Got {value!r} instead."
             )
+
+    def _popularity_half_life_seconds(self) -> float:
+        return self.popularity_half_life_seconds_
 
     @property
     def decays(self) -> bool:
@@ -306,6 +319,7 @@ class LearnedDecay(Recommender):
                 "two events."
             )
         train, holdout = self._split_targets(predictions)
+        recent = self._recent_shares(predictions)
         mean, scale = self._feature_scaling(predictions, train)
         return TrainingData(
             columns=self.user_events_.columns,
@@ -315,11 +329,31 @@ class LearnedDecay(Recommender):
             no_category=self.no_category_,
             session_gap=self.session_gap_seconds_,
             within_category_share=self.within_category_share_,
+            recent_share=recent,
             slot_share=self.slot_share_,
             similarity=self.similarity_,
             feature_mean=mean,
             feature_scale=scale,
         )
+
+    def _recent_shares(self, predictions: Predictions) -> FloatArray:
+        """Each target's share of its category's recent popularity, just before it happened."""
+        grouped = self.user_events_.columns
+        target = predictions.position
+        static = self.within_category_share_[grouped.item[target]]
+        half_life = self.popularity_half_life_seconds_
+        if not np.isfinite(half_life):
+            return static.copy()
+        slots = self.item_slot_[grouped.item]
+        item_recent = decayed_count_before(
+            grouped.item, grouped.seconds, grouped.type_weight, half_life
+        )
+        slot_recent = decayed_count_before(slots, grouped.seconds, grouped.type_weight, half_life)
+        recent: FloatArray = np.divide(
+            item_recent[target], slot_recent[target], out=static.copy(),
+            where=slot_recent[target] > 0,
+        )  # fmt: skip
+        return recent
 
     def _split_targets(
         self, predictions: Predictions
@@ -412,21 +446,41 @@ class LearnedDecay(Recommender):
     def _score_known(self, user_index: IndexArray, at: FloatArray) -> FloatArray:
         window, _, evidence, repeat, session = self._evidence(user_index, at)
         params = self.parameters_
-        scores, total = self._routed(window, evidence, repeat)
-        scores += params.exploration * (
-            params.exploration_share[self.item_slot_] * self.within_category_share_
-        )
+        share = self._within_share(at)
+        scores, total = self._routed(window, evidence, repeat, share)
+        scores += params.exploration * (params.exploration_share[self.item_slot_] * share)
         scores /= (total + params.exploration)[:, None]
-        session_scores, session_total = self._routed(window, session, None)
+        session_scores, session_total = self._routed(window, session, None, share)
         live = session_total > 0
         if live.any():
-            share = params.session_share
-            scores[live] *= 1.0 - share
-            scores[live] += share * session_scores[live] / session_total[live, None]
+            session_share = params.session_share
+            scores[live] *= 1.0 - session_share
+            scores[live] += session_share * session_scores[live] / session_total[live, None]
         return scores
 
+    def _within_share(self, at: FloatArray) -> FloatArray:
+        """``q`` per row and item: all-time and recent shares of the category, mixed by ``ρ``."""
+        recent_weight = self.parameters_.recent_share
+        static = np.broadcast_to(self.within_category_share_, (len(at), self.n_items))
+        if recent_weight == 0.0:
+            return np.array(static)
+        popularity = self._popularity_at(at)
+        n_slots = self.no_category_ + 1
+        onehot = sp.csr_matrix(
+            (np.ones(self.n_items), (np.arange(self.n_items), self.item_slot_)),
+            shape=(self.n_items, n_slots),
+        )
+        totals = np.asarray(popularity @ onehot)[:, self.item_slot_]
+        recent = np.divide(popularity, totals, out=np.array(static), where=totals > 0)
+        mixed: FloatArray = (1.0 - recent_weight) * static + recent_weight * recent
+        return mixed
+
     def _routed(
-        self, window: HistoryWindow, evidence: FloatArray, repeat: FloatArray | None
+        self,
+        window: HistoryWindow,
+        evidence: FloatArray,
+        repeat: FloatArray | None,
+        share: FloatArray,
     ) -> tuple[FloatArray, FloatArray]:
         """Evidence routed to every item (plus due repeats), and its closed-form total per row.
 
@@ -446,7 +500,7 @@ class LearnedDecay(Recommender):
         r = repeat[cells] if repeat is not None else np.zeros(len(c))
         interest = np.bincount(row * n_slots + slots, weights=c, minlength=n_rows * n_slots)
         scores = interest.astype(np.float64).reshape(n_rows, n_slots)[:, self.item_slot_]
-        scores *= alpha_cat * self.within_category_share_
+        scores *= alpha_cat * share
         own = np.bincount(
             row * n_items + items, weights=alpha_item * c + r, minlength=n_rows * n_items
         )
@@ -490,31 +544,28 @@ class LearnedDecay(Recommender):
             columns.category[positions] >= 0, columns.category[positions], self.no_category_
         )
         alpha_cat, alpha_item, alpha_sim = params.mixture
+        share = self._within_share(instants)
+        q = float(share[0, item])
         similar = self.similarity_[hist_items].toarray()[:, item] if len(hist_items) else c
-        route = (
-            alpha_cat * self.within_category_share_[item] * (hist_slots == slot)
-            + alpha_sim * similar
-        )
+        route = alpha_cat * q * (hist_slots == slot) + alpha_sim * similar
         same_item = (hist_items == item).astype(np.float64)
-        _, total = self._routed(window, evidence, repeat)
-        _, session_total = self._routed(window, session, None)
+        _, total = self._routed(window, evidence, repeat, share)
+        _, session_total = self._routed(window, session, None, share)
         z = float(total[0]) + params.exploration
-        share = params.session_share if session_total[0] > 0 else 0.0
-        long_term = (1.0 - share) / z
+        session_share = params.session_share if session_total[0] > 0 else 0.0
+        long_term = (1.0 - session_share) / z
         parts = {
-            "category": alpha_cat * self.within_category_share_[item] * c * (hist_slots == slot),
+            "category": alpha_cat * q * c * (hist_slots == slot),
             "item": alpha_item * c * same_item,
             "similar_items": alpha_sim * c * similar,
             "repeat": r * same_item,
         }
         components = {name: float(value.sum() * long_term) for name, value in parts.items()}
         new_interest = params.exploration * params.exploration_share[slot]
-        components["popularity"] = float(
-            new_interest * self.within_category_share_[item] * long_term
-        )
+        components["popularity"] = float(new_interest * q * long_term)
         session_part = np.zeros(len(c))
-        if share:
-            session_part = share * s_w * (route + alpha_item * same_item) / session_total[0]
+        if session_share:
+            session_part = session_share * s_w * (route + alpha_item * same_item) / session_total[0]
         components["session"] = float(session_part.sum())
         contribution = sum(parts.values()) * long_term + session_part
         total_interest = float(c.sum())

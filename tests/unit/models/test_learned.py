@@ -272,3 +272,22 @@ def test_recovers_true_half_lives_and_weight_order() -> None:
     learned = dict(weights)
     order = ["view", "favourite", "cart", "purchase"]
     assert [learned[k] for k in order] == sorted(learned[k] for k in order), learned
+
+
+def test_decayed_count_before_matches_a_loop() -> None:
+    from decayrec.models._learned_history import decayed_count_before
+
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 5, 300)
+    seconds = np.round(rng.uniform(0, 50 * 86_400, 300))
+    weights = rng.uniform(0.5, 3.0, 300)
+    half_life = 2 * 86_400.0
+    got = decayed_count_before(keys, seconds, weights, half_life)
+    order = np.lexsort((seconds, keys))
+    rank = np.empty(300, dtype=int)
+    rank[order] = np.arange(300)
+    for e in range(300):
+        earlier = (keys == keys[e]) & (rank < rank[e])
+        expected = (weights[earlier] * np.exp2(-(seconds[e] - seconds[earlier]) / half_life)).sum()
+        # one cumulative sum per key: relative error grows with the span in half-lives
+        assert got[e] == pytest.approx(expected, rel=1e-6, abs=1e-12)
