@@ -110,8 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset=args.data.name,
         progress=True,
     )
-    print(render_markdown(result), end="")
     doc = json_document(result)
+    print(render_markdown(doc), end="")
     if args.json_out is not None:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(doc, indent=2) + "\n")

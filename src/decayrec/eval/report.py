@@ -42,6 +42,12 @@ class _Rows:
     fit_seconds: list[float]
     metrics: list[dict[str, float]]
     ks: list[int]
+    #: Seconds spent scoring each model's test users, when the document records them.
+    score_seconds: list[float] | None = None
+
+    @property
+    def time_columns(self) -> list[str]:
+        return ["fit s", "score s"] if self.score_seconds is not None else ["fit s"]
 
 
 def _rows(result: ResultLike) -> _Rows:
@@ -65,6 +71,9 @@ def _rows(result: ResultLike) -> _Rows:
         header=" · ".join(p for p in parts if p),
         models=[str(r.get("model", "")) for r in results],
         fit_seconds=[float(r.get("fit_seconds", float("nan"))) for r in results],
+        score_seconds=[float(r["score_seconds"]) for r in results]
+        if results and all("score_seconds" in r for r in results)
+        else None,
         metrics=metrics,
         ks=ks,
     )
@@ -103,11 +112,18 @@ def _best(rows: _Rows, column: str) -> float | None:
 
 
 def _cells(rows: _Rows, columns: Sequence[str]) -> list[list[tuple[str, bool]]]:
-    """``(text, is_best)`` per row and column (model name and fit time first)."""
+    """``(text, is_best)`` per row and column (model name and times first)."""
     best = {c: _best(rows, c) for c in columns}
     table: list[list[tuple[str, bool]]] = []
-    for model, seconds, metrics in zip(rows.models, rows.fit_seconds, rows.metrics, strict=True):
+    scoring: list[float | None] = (
+        list(rows.score_seconds) if rows.score_seconds else [None] * len(rows.models)
+    )
+    for model, seconds, score_s, metrics in zip(
+        rows.models, rows.fit_seconds, scoring, rows.metrics, strict=True
+    ):
         line = [(model, False), (f"{seconds:.2f}", False)]
+        if score_s is not None:
+            line.append((f"{score_s:.2f}", False))
         for column in columns:
             if column not in metrics:
                 line.append(("–", False))
@@ -143,7 +159,8 @@ def render_table(
     # Minimum widths keep numbers readable on narrow terminals (rich would otherwise squeeze
     # them to an ellipsis); the table then grows past the terminal and wraps instead.
     table.add_column("model", no_wrap=True, min_width=max(map(len, rows.models), default=5))
-    table.add_column("fit s", justify="right", no_wrap=True, min_width=5)
+    for name in rows.time_columns:
+        table.add_column(name, justify="right", no_wrap=True, min_width=5)
     for column in shown:
         table.add_column(column, justify="right", no_wrap=True, min_width=max(len(column), 7))
     for line in _cells(rows, shown):
@@ -191,8 +208,8 @@ def render_markdown(result: ResultLike, *, columns: Sequence[str] | None = None)
     lines = [
         rows.header,
         "",
-        "| " + " | ".join(["model", "fit s", *shown]) + " |",
-        "|:--|" + "--:|" * (len(shown) + 1),
+        "| " + " | ".join(["model", *rows.time_columns, *shown]) + " |",
+        "|:--|" + "--:|" * (len(shown) + len(rows.time_columns)),
     ]
     for line in _cells(rows, shown):
         texts = [f"**{text}**" if is_best else text for text, is_best in line]

@@ -83,3 +83,22 @@ def test_values_equal_at_the_shown_precision_are_both_best(doc: dict[str, Any]) 
     lines = render_markdown(doc, columns=["ndcg@10"]).splitlines()
     assert lines[4].endswith("| **0.5000** |")
     assert lines[5].endswith("| **0.5000** |")
+
+
+def test_markdown_shows_scoring_time_when_recorded() -> None:
+    from decayrec.eval import render_markdown
+
+    doc = {
+        "dataset": "shop",
+        "protocol": "loo",
+        "n_users": 2,
+        "ks": [10],
+        "results": [
+            {"model": "a", "fit_seconds": 0.5, "score_seconds": 1.25, "metrics": {"ndcg@10": 0.2}},
+            {"model": "b", "fit_seconds": 0.1, "score_seconds": 0.5, "metrics": {"ndcg@10": 0.3}},
+        ],
+    }
+    text = render_markdown(doc)
+    assert "| model | fit s | score s | ndcg@10 |" in text
+    assert "| a | 0.50 | 1.25 | 0.2000 |" in text
+    assert "|:--|--:|--:|--:|" in text
