@@ -47,6 +47,8 @@ __all__ = ["TrainingConfig", "TrainingData", "TrainingResult", "train"]
 
 _LN2: Final = math.log(2.0)
 _HALF_LOG_2PI: Final = 0.5 * math.log(2.0 * math.pi)
+_MIN_STEPS_PER_EPOCH: Final = 50
+_MIN_BATCH: Final = 32
 
 
 @dataclass(frozen=True)
@@ -456,6 +458,11 @@ def train(
     optimiser = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     # Each visit's targets weigh 1 in total, so the training set weighs its number of visits.
     n_train_weight = float(data.predictions.weight[data.train_rows].sum())
+    # Small logs get smaller batches: at least ~_MIN_STEPS_PER_EPOCH Adam steps per epoch, so
+    # that a few thousand events are not fitted in a handful of steps.
+    batch_size = min(
+        config.batch_size, max(_MIN_BATCH, len(data.train_rows) // _MIN_STEPS_PER_EPOCH)
+    )
     # Early stopping watches the visit-opening targets: the epochs are for the decay, and
     # within a visit only the (fast-settling) session share learns.
     opening = data.predictions.opens_visit[data.holdout_rows]
@@ -468,7 +475,7 @@ def train(
     for epoch in range(1, config.max_epochs + 1):
         started = time.perf_counter()
         total, weight = 0.0, 0.0
-        for rows in _batches(data, data.train_rows, config.batch_size, rng):
+        for rows in _batches(data, data.train_rows, batch_size, rng):
             batch = _make_batch(data, rows, lookup)
             batch_weight = float(batch.weight.sum())
             optimiser.zero_grad()
