@@ -176,9 +176,11 @@ class DecayedProfile(Recommender):
         rows, positions, ages = self.user_events_.gather(users, at)
         decay = decay_weights(ages, self.event_half_life_[positions], self.kernel)
         weight = decay * self.user_events_.columns.type_weight[positions]
-        totals = np.bincount(rows, weights=weight, minlength=len(users))
-        inverse = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
-        return rows, positions, ages, decay, weight * inverse[rows]
+        totals = np.bincount(rows, weights=weight, minlength=len(users))[rows]
+        # weight / total, not weight * (1 / total): with a short half-life on a long log a
+        # user's total can be subnormal, and its reciprocal overflows to infinity.
+        share = np.divide(weight, totals, out=np.zeros_like(weight), where=totals > 0)
+        return rows, positions, ages, decay, share
 
     def _category_interest(
         self, rows: IndexArray, positions: npt.NDArray[np.int64], share: FloatArray, n_rows: int

@@ -162,3 +162,18 @@ def test_user_without_live_evidence_falls_back(drifting: EventLog) -> None:
     assert recs.fallback.tolist() == [False, True]
     np.testing.assert_allclose(recs.scores[1], np.sort(model.popularity(100 * DAY))[::-1][:3])
     assert model.explain("me", "t0", at=100 * DAY).fallback
+
+
+def test_short_half_life_long_after_the_last_event_stays_finite(drifting: EventLog) -> None:
+    """1,050 half-lives after "me"'s last event every decayed weight is subnormal (~2⁻¹⁰⁵⁰).
+
+    The normalisation divides by the user's total; a reciprocal of that total would overflow
+    (an error under this suite's warnings filter). Shares stay finite and rank as usual.
+    """
+    model = DecayedProfile(half_life=timedelta(hours=1), repeat_weight=0.5).fit(drifting)
+    late = 119.5 * DAY + 1_050 * 3_600.0
+    recommended = model.recommend(["me"], at=late, n=9)
+    assert np.isfinite(recommended.scores).all()
+    # The last event (b3, a book view) weighs 2^12 times the one before it: books lead.
+    ranked, vocabulary = model.rank_categories(["me"], at=late, n=2)
+    assert vocabulary.raw(ranked[0]) == ["books", "toys"]
