@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from decayrec.cli._common import load_with_report
-from decayrec.cli.evaluate import _split, parse_ks
+from decayrec.cli.evaluate import parse_ks, split_events
 from decayrec.eval import evaluate_models, render_markdown
 from decayrec.eval.plots import plot_metric_bars
 from decayrec.eval.runner import EvaluationResult, ModelSpec
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nothing to evaluate: no model and no available peer", file=sys.stderr)
         return 2
     events, _ = load_with_report(args.data, args.fmt)
-    split = _split(
+    split = split_events(
         events, args.protocol, at=args.at, horizon=args.horizon, validation=args.validation
     )
     print(f"{split.description}; sizes {split.sizes}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,59 +18,90 @@ from decayrec.cli._common import (
     load_with_report,
     step,
 )
-from decayrec.data import Split, leave_last_out, temporal_split
+from decayrec.data import EventLog, Split, leave_last_out, temporal_split
 from decayrec.data.split import default_temporal_cutoff
-from decayrec.errors import InvalidParameterError
-from decayrec.eval import evaluate_models, render_table, report_columns
-from decayrec.models import MODELS, NO_DECAY_SUFFIX
+from decayrec.errors import DataValidationError, InvalidParameterError
+from decayrec.eval import ModelSpec, evaluate_models, render_table, report_columns
+from decayrec.models import MODELS, NO_DECAY_SUFFIX, make_model
 
-__all__ = ["parse_ks", "parse_models"]
+__all__ = [
+    "AtOption",
+    "HorizonOption",
+    "ProtocolOption",
+    "RepeatsOption",
+    "TargetOption",
+    "ValidationOption",
+    "check_case_options",
+    "parse_ks",
+    "parse_models",
+    "read_tuned",
+    "split_events",
+    "tuned_specs",
+]
+
+
+ProtocolOption = Annotated[str, typer.Option(help="loo (leave-last-out) or temporal.")]
+TargetOption = Annotated[str, typer.Option(help="item or category.")]
+RepeatsOption = Annotated[
+    str, typer.Option(help="exclude: only new items; allow: past items stay candidates.")
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option(help="temporal: start of the test period (default: last 20% of time)."),
+]
+HorizonOption = Annotated[
+    str | None, typer.Option(help="temporal: length of the test period, e.g. 7d.")
+]
+ValidationOption = Annotated[
+    str | None,
+    typer.Option(help="temporal: validation window before --at (default: 10% of time)."),
+]
 
 
 @app.command("evaluate")
 def evaluate(
     data: DataOption,
     fmt: FormatOption = "csv",
-    protocol: Annotated[str, typer.Option(help="loo (leave-last-out) or temporal.")] = "loo",
-    target: Annotated[str, typer.Option(help="item or category.")] = "item",
-    repeats: Annotated[
-        str, typer.Option(help="exclude: only new items; allow: past items stay candidates.")
-    ] = "exclude",
+    protocol: ProtocolOption = "loo",
+    target: TargetOption = "item",
+    repeats: RepeatsOption = "exclude",
     models: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated model names (default: all, each with its -no-decay variant)."
+            help="Comma-separated model names (default: all, each with its -no-decay variant; "
+            "with --tuned: the tuned models)."
         ),
     ] = None,
     k: Annotated[str, typer.Option("--k", help="Comma-separated cutoffs.")] = "10,20",
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON here.")
     ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option(help="temporal: start of the test period (default: last 20% of time)."),
-    ] = None,
-    horizon: Annotated[
-        str | None, typer.Option(help="temporal: length of the test period, e.g. 7d.")
-    ] = None,
-    validation: Annotated[
-        str | None,
-        typer.Option(help="temporal: validation window before --at (default: 10% of time)."),
-    ] = None,
+    at: AtOption = None,
+    horizon: HorizonOption = None,
+    validation: ValidationOption = None,
     half_lives: Annotated[
         str,
         typer.Option(help="Half-life grid tuned on validation, e.g. 6h,2d,14d,90d."),
     ] = "6h,2d,14d,90d",
+    tuned: Annotated[
+        Path | None,
+        typer.Option(
+            "--tuned",
+            help="JSON written by `decayrec tune`: its models keep the tuned parameters "
+            "(not re-tuned); their -no-decay variants keep all but the half-lives.",
+        ),
+    ] = None,
     max_events_per_minute: BotRateOption = None,
     window: WindowOption = None,
 ) -> None:
     """Evaluate models on a log with full-ranking metrics and print a table."""
-    if target not in ("item", "category"):
-        raise InvalidParameterError(f"--target must be item or category. Got {target!r} instead.")
-    if repeats not in ("exclude", "allow"):
-        raise InvalidParameterError(f"--repeats must be exclude or allow. Got {repeats!r} instead.")
+    check_case_options(protocol, target, repeats)
     ks = parse_ks(k)
-    specs = parse_models(models)
+    names = parse_models(models)
+    tuned_doc = read_tuned(tuned) if tuned is not None else None
+    specs: list[str | ModelSpec] | None = list(names) if names is not None else None
+    if tuned_doc is not None:
+        specs = tuned_specs(names, tuned_doc)
     grid = [parse_duration(text, name="--half-lives") for text in half_lives.split(",")]
     if any(value is None for value in grid):
         raise InvalidParameterError(
@@ -80,7 +111,7 @@ def evaluate(
     events, _ = load_with_report(
         data, fmt, max_events_per_minute=max_events_per_minute, window=window
     )
-    split = _split(events, protocol, at=at, horizon=horizon, validation=validation)
+    split = split_events(events, protocol, at=at, horizon=horizon, validation=validation)
     console.print(f"[bold]{split.description}[/] — sizes {split.sizes}")
     result = evaluate_models(
         split,
@@ -92,11 +123,18 @@ def evaluate(
         dataset=data.name,
         progress=True,
     )
+    doc = result.to_json_dict()
+    suffix = ""
+    if tuned is not None and tuned_doc is not None:
+        notes = _tuned_provenance(doc, tuned, tuned_doc, split.description, data.name)
+        for note in notes:
+            console.print(f"[yellow]note:[/] {note}")
+        tuned_names = [r.model for r in result.results if r.model in tuned_doc["models"]]
+        suffix = f"; tuned by decayrec tune: {', '.join(tuned_names)}" if tuned_names else ""
     for cutoff in ks:  # one table per cutoff keeps each table narrow enough to read
         columns = [c for c in report_columns(result) if c.endswith(f"@{cutoff}")]
-        title = f"{data.name}: {protocol}, target {target}, repeats {repeats}, @{cutoff}"
+        title = f"{data.name}: {protocol}, target {target}, repeats {repeats}, @{cutoff}{suffix}"
         console.print(render_table(result, columns=columns, title=title))
-    doc = result.to_json_dict()
     console.print(
         f"{doc['n_users']:,} users evaluated; "
         f"{result.case.get('share_absent_from_training', 0.0):.1%} of targets are items "
@@ -135,17 +173,27 @@ def parse_models(text: str | None) -> list[str] | None:
     return names
 
 
-def _split(
-    events: object,
+def check_case_options(protocol: str, target: str, repeats: str) -> None:
+    """Raise naming the flag unless ``--protocol``, ``--target`` and ``--repeats`` are known."""
+    if protocol not in ("loo", "temporal"):
+        raise InvalidParameterError(
+            f"--protocol must be loo or temporal. Got {protocol!r} instead."
+        )
+    if target not in ("item", "category"):
+        raise InvalidParameterError(f"--target must be item or category. Got {target!r} instead.")
+    if repeats not in ("exclude", "allow"):
+        raise InvalidParameterError(f"--repeats must be exclude or allow. Got {repeats!r} instead.")
+
+
+def split_events(
+    events: EventLog,
     protocol: str,
     *,
     at: str | None,
     horizon: str | None,
     validation: str | None,
 ) -> Split:
-    from decayrec.data import EventLog
-
-    assert isinstance(events, EventLog)
+    """The split ``evaluate`` (and ``tune``) use: leave-last-out, or temporal with defaults."""
     with step("Splitting"):
         if protocol == "loo":
             return leave_last_out(events)
@@ -164,3 +212,109 @@ def _split(
                 else default_validation
             ),
         )
+
+
+def read_tuned(path: Path) -> dict[str, Any]:
+    """The document ``decayrec tune --json`` wrote, checked model by model.
+
+    Raises
+    ------
+    DataValidationError
+        The file cannot be read, is not JSON, has no ``models`` mapping, or a model's
+        ``params`` do not build that model (the message names the file and the model).
+    """
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as error:
+        raise DataValidationError(f"{path}: cannot read the --tuned file ({error}).") from error
+    except ValueError as error:
+        raise DataValidationError(f"{path}: the --tuned file is not JSON ({error}).") from error
+    tuned = doc.get("models") if isinstance(doc, dict) else None
+    if not isinstance(tuned, dict) or not tuned:
+        raise DataValidationError(
+            f"{path}: not a file written by `decayrec tune --json` (no non-empty 'models' "
+            "mapping of model name to tuning result)."
+        )
+    for name, entry in tuned.items():
+        params = entry.get("params") if isinstance(entry, dict) else None
+        if not isinstance(params, dict):
+            raise DataValidationError(f"{path}: model {name!r} has no 'params' mapping.")
+        if name not in MODELS:
+            raise DataValidationError(
+                f"{path}: unknown model {name!r}; expected one of {', '.join(sorted(MODELS))}."
+            )
+        try:  # values are checked at fit; check them now, before any data is loaded
+            make_model(name, **params)._validate_params()
+        except InvalidParameterError as error:
+            raise DataValidationError(f"{path}: model {name!r}: {error}") from error
+    return dict(doc)
+
+
+def tuned_specs(names: list[str] | None, tuned_doc: dict[str, Any]) -> list[str | ModelSpec]:
+    """Model specs with the tuned parameters fixed (so the runner does not re-tune them).
+
+    ``names`` (from ``--models``) chooses the models; ``None`` takes every tuned one. A name
+    whose base model was tuned gets its tuned parameters (a ``-no-decay`` name: all but the
+    half-lives); the others stay names, tuned on the half-life grid as usual. The runner adds
+    each decaying model's ``-no-decay`` variant, which keeps the tuned event weights and other
+    non-decay parameters.
+    """
+    tuned: dict[str, Any] = tuned_doc["models"]
+    specs: list[str | ModelSpec] = []
+    for name in list(tuned) if names is None else names:
+        base = name.removesuffix(NO_DECAY_SUFFIX)
+        if base not in tuned:
+            specs.append(name)
+            continue
+        spec = ModelSpec(base, dict(tuned[base]["params"]))
+        specs.append(spec.no_decay() if name != base else spec)
+    return specs
+
+
+def _tuned_provenance(
+    doc: dict[str, Any], path: Path, tuned_doc: dict[str, Any], description: str, dataset: str
+) -> list[str]:
+    """Record in ``doc`` which results use parameters from ``decayrec tune``; return notes.
+
+    The notes flag a tuning made on another data set, split or evaluation case: its validation
+    part may then overlap this test part, or its parameters may suit another question.
+    """
+    tuned: dict[str, Any] = tuned_doc["models"]
+    tuning: dict[str, Any] = doc.setdefault("tuning", {})
+    for result in doc["results"]:
+        name = result["model"]
+        base = name.removesuffix(NO_DECAY_SUFFIX)
+        if base not in tuned:
+            continue
+        entry = tuned[base]
+        record: dict[str, Any] = {"source": "decayrec tune", "file": str(path), "from_model": base}
+        if name == base:
+            record["summary"] = (
+                f"tuned by decayrec tune, {entry.get('n_trials')} trials, validation "
+                f"{entry.get('metric')} {float(entry.get('best_value', float('nan'))):.4f}"
+            )
+            keys = ("metric", "n_trials", "best_value", "default_value", "n_users", "seed")
+            record.update({key: entry[key] for key in keys if key in entry})
+        else:
+            record["summary"] = (
+                f"{base}'s parameters tuned by decayrec tune, with every half-life off"
+            )
+        tuning[name] = record
+    doc["tuned_from"] = str(path)
+    notes: list[str] = []
+    current = {
+        "dataset": dataset,
+        "protocol": doc["protocol"],
+        "target": doc["target"],
+        "repeats": doc["repeats"],
+        "description": description,
+    }
+    differ = [
+        f"{key} {tuned_doc.get(key)!r} (here {value!r})"
+        for key, value in current.items()
+        if key in tuned_doc and tuned_doc[key] != value
+    ]
+    if differ:
+        notes.append(f"{path} was tuned with another setting: " + "; ".join(differ) + ".")
+    doc.setdefault("notes", []).extend(notes)
+    return notes

@@ -3,7 +3,8 @@
 Why in one package: metrics (:mod:`~decayrec.eval.metrics`), protocols
 (:mod:`~decayrec.eval.protocols`) and models stay independent, so any model runs under any
 protocol; :func:`evaluate_models` ties them together (tune the half-life on validation only,
-refit on train + validation, test once) and :mod:`~decayrec.eval.report` prints the table.
+refit on train + validation, test once), :func:`tune_model` searches a fixed-decay model's
+parameters with Optuna on validation only, and :mod:`~decayrec.eval.report` prints the table.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from decayrec.eval.runner import (
     default_model_specs,
     evaluate_models,
 )
+from decayrec.eval.tuning import TUNABLE_MODELS, TuningResult, parse_metric, tune_model
 
 __all__ = [
     "DEFAULT_HALF_LIFE_GRID",
     "DEFAULT_REPORT_METRICS",
     "RANKING_METRICS",
+    "TUNABLE_MODELS",
     "CasePart",
     "EvaluationCase",
     "EvaluationResult",
@@ -44,15 +47,18 @@ __all__ = [
     "ModelSpec",
     "RepeatPolicy",
     "TargetKind",
+    "TuningResult",
     "catalogue_coverage",
     "default_model_specs",
     "evaluate_models",
     "hit_matrix",
     "metric_key",
+    "parse_metric",
     "per_user_metrics",
     "ranking_metrics",
     "render_markdown",
     "render_table",
     "render_text",
     "report_columns",
+    "tune_model",
 ]
