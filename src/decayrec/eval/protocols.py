@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from decayrec._time import instant_seconds
 from decayrec.data.schema import EventLog, Vocabulary
 from decayrec.errors import InvalidParameterError
-from decayrec.eval.metrics import RANKING_METRICS, metric_key, ranking_metrics
+from decayrec.eval.metrics import RANKING_METRICS, metric_key, per_user_metrics, ranking_metrics
 from decayrec.types import FloatArray, IndexArray
 
 if TYPE_CHECKING:
@@ -393,10 +393,25 @@ class EvaluationCase:
             ``"ndcg@10.new"``), each averaged over the users that have such targets (a subset
             without users is left out).
         """
+        return self.score(model, ks)[0]
+
+    def score(
+        self, model: Recommender, ks: Sequence[int] = (10, 20)
+    ) -> tuple[dict[str, float], dict[str, FloatArray]]:
+        """:meth:`evaluate`'s metrics and, for the uncertainty of each, their per-user values.
+
+        Returns
+        -------
+        (dict, dict)
+            The averages of :meth:`evaluate`, and ``{"ndcg@10": (n_users,), ...}`` for every
+            ranking metric over all targets, one value per evaluated user in the order of
+            :attr:`user_ids` (NaN for a user without a target the average leaves out).
+        """
         if not ks:
             raise InvalidParameterError("The 'ks' parameter must hold at least one cutoff K.")
         ranked, vocabulary, catalogue = self.rank(model, max(ks))
         targets, n_absent = self.targets_in(vocabulary)
+        per_user = per_user_metrics(ranked, targets, ks, n_absent=n_absent)
         scores = ranking_metrics(ranked, targets, ks, n_absent=n_absent, n_items=catalogue)
         if self.repeats == "allow":
             subsets: tuple[Literal["repeat", "new"], ...] = ("repeat", "new")
@@ -410,7 +425,7 @@ class EvaluationCase:
                     for name in RANKING_METRICS:
                         key = metric_key(name, k)
                         scores[f"{key}.{subset}"] = sub[key]
-        return scores
+        return scores, per_user
 
 
 def _check_choice(name: str, value: object, accepted: tuple[str, ...]) -> None:

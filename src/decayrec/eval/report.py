@@ -44,10 +44,21 @@ class _Rows:
     ks: list[int]
     #: Seconds spent scoring each model's test users, when the document records them.
     score_seconds: list[float] | None = None
+    #: The paired-difference column, when the document has uncertainty: its metric (the
+    #: column shows only beside that metric), title and cells.
+    difference_metric: str | None = None
+    difference_column: str | None = None
+    differences: list[str] | None = None
 
     @property
     def time_columns(self) -> list[str]:
         return ["fit s", "score s"] if self.score_seconds is not None else ["fit s"]
+
+    def extra_columns(self, shown: Sequence[str]) -> list[str]:
+        """The difference column, where its metric is among the ``shown`` columns."""
+        if self.difference_column is None or self.difference_metric not in shown:
+            return []
+        return [self.difference_column]
 
 
 def _rows(result: ResultLike) -> _Rows:
@@ -76,7 +87,40 @@ def _rows(result: ResultLike) -> _Rows:
         else None,
         metrics=metrics,
         ks=ks,
+        **_difference_cells(doc.get("uncertainty"), [str(r.get("model", "")) for r in results]),
     )
+
+
+def _difference_cells(uncertainty: Any, models: list[str]) -> dict[str, Any]:
+    """The column "Δ ndcg@10 vs BEST (95 % CI)": each model's paired difference to the best.
+
+    Why in the table: on a few dozen test users a gap of several points can be noise; the
+    interval says which gaps the users support (one that excludes 0 does).
+    """
+    if not isinstance(uncertainty, Mapping):
+        return {}
+    differences = uncertainty.get("difference_to_reference")
+    if not isinstance(differences, Mapping) or not differences:
+        return {}
+    reference = str(uncertainty.get("reference", ""))
+    cells = []
+    for model in models:
+        entry = differences.get(model)
+        if model == reference:
+            cells.append("best")
+        elif not isinstance(entry, Mapping):
+            cells.append("–")
+        elif entry.get("low") is None or entry.get("high") is None:
+            cells.append(f"{entry['estimate']:+.4f}")
+        else:
+            cells.append(f"{entry['estimate']:+.4f} [{entry['low']:+.4f}, {entry['high']:+.4f}]")
+    level = round(100 * float(uncertainty.get("confidence", 0.95)))
+    metric = str(uncertainty.get("metric", ""))
+    return {
+        "difference_metric": metric,
+        "difference_column": f"Δ {metric} vs best [{level}% CI]",
+        "differences": cells,
+    }
 
 
 def report_columns(
@@ -118,8 +162,13 @@ def _cells(rows: _Rows, columns: Sequence[str]) -> list[list[tuple[str, bool]]]:
     scoring: list[float | None] = (
         list(rows.score_seconds) if rows.score_seconds else [None] * len(rows.models)
     )
-    for model, seconds, score_s, metrics in zip(
-        rows.models, rows.fit_seconds, scoring, rows.metrics, strict=True
+    differences: list[str | None] = (
+        list(rows.differences)
+        if rows.differences and rows.extra_columns(columns)
+        else [None] * len(rows.models)
+    )
+    for model, seconds, score_s, metrics, difference in zip(
+        rows.models, rows.fit_seconds, scoring, rows.metrics, differences, strict=True
     ):
         line = [(model, False), (f"{seconds:.2f}", False)]
         if score_s is not None:
@@ -130,6 +179,8 @@ def _cells(rows: _Rows, columns: Sequence[str]) -> list[list[tuple[str, bool]]]:
                 continue
             value = round(metrics[column], _DECIMALS)
             line.append((f"{value:.{_DECIMALS}f}", value == best[column]))
+        if difference is not None:
+            line.append((difference, False))
         table.append(line)
     return table
 
@@ -163,6 +214,8 @@ def render_table(
         table.add_column(name, justify="right", no_wrap=True, min_width=5)
     for column in shown:
         table.add_column(column, justify="right", no_wrap=True, min_width=max(len(column), 7))
+    for column in rows.extra_columns(shown):
+        table.add_column(column, justify="right", no_wrap=True)
     for line in _cells(rows, shown):
         table.add_row(
             *(f"[bold green]{text}*[/]" if is_best else text for text, is_best in line),
@@ -205,11 +258,12 @@ def render_markdown(result: ResultLike, *, columns: Sequence[str] | None = None)
     """
     rows = _rows(result)
     shown = report_columns(result) if columns is None else list(columns)
+    extra = rows.extra_columns(shown)
     lines = [
         rows.header,
         "",
-        "| " + " | ".join(["model", *rows.time_columns, *shown]) + " |",
-        "|:--|" + "--:|" * (len(shown) + len(rows.time_columns)),
+        "| " + " | ".join(["model", *rows.time_columns, *shown, *extra]) + " |",
+        "|:--|" + "--:|" * (len(shown) + len(rows.time_columns) + len(extra)),
     ]
     for line in _cells(rows, shown):
         texts = [f"**{text}**" if is_best else text for text, is_best in line]

@@ -13,7 +13,11 @@ The JSON document of :meth:`EvaluationResult.to_json_dict`::
      "results": [{"model": str, "params": {...}, "fit_seconds": float,
                   "metrics": {"ndcg@10": float, "recall@10": float, ...}}],
      ...extra top-level keys: target, repeats, ks, description, n_targets,
-     share_absent_from_training, tuning, ...}
+     share_absent_from_training, tuning, ...,
+     "uncertainty": {"metric": "ndcg@10", "confidence": 0.95, "method": str,
+                     "mean": {model: {"estimate", "low", "high", "n_users"}},
+                     "reference": best model,
+                     "difference_to_reference": {model: {"estimate", "low", "high", ...}}}}
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ import numpy as np
 from decayrec.errors import InvalidParameterError
 from decayrec.eval.metrics import metric_key
 from decayrec.eval.protocols import EvaluationCase, RepeatPolicy, TargetKind
+from decayrec.eval.significance import CONFIDENCE, Interval, mean_interval, paired_differences
 from decayrec.models._params import to_json
 from decayrec.models.base import NO_DECAY_SUFFIX
+from decayrec.types import FloatArray
 
 if TYPE_CHECKING:
     from decayrec.data.split import Split
@@ -180,6 +186,10 @@ class ModelResult:
         ``[{"half_life": seconds, "<metric>": value}, ...]`` on validation (for a
         :attr:`ModelSpec.grid`: each grid entry, JSON-ready, with the metric), or ``None``
         when nothing was tuned.
+    per_user
+        The test metrics per user (:meth:`EvaluationCase.score`), the same users in the same
+        order for every model of one evaluation; ``None`` when not kept. Not in the JSON
+        document (it would grow with the users); its intervals are.
     """
 
     model: str
@@ -188,6 +198,13 @@ class ModelResult:
     metrics: dict[str, float]
     evaluate_seconds: float = 0.0
     tuning: list[dict[str, Any]] | None = None
+    per_user: Mapping[str, FloatArray] | None = field(default=None, repr=False, compare=False)
+
+    def interval(self, metric: str) -> Interval | None:
+        """The test mean of ``metric`` with its 95 % interval over users (``None``: unknown)."""
+        if self.per_user is None or metric not in self.per_user:
+            return None
+        return mean_interval(self.per_user[metric])
 
     def to_json_dict(self) -> dict[str, Any]:
         """``{"model", "params", "fit_seconds", "metrics"}``, the JSON shape of one result."""
@@ -256,6 +273,43 @@ class EvaluationResult:
             raise InvalidParameterError(f"No result has the metric {metric!r}.")
         return max(scored, key=lambda r: r.metrics[metric])
 
+    def differences(self, metric: str, reference: str | None = None) -> dict[str, Interval]:
+        """Each model minus ``reference`` (default: the best by ``metric``), paired over users.
+
+        Every model was scored on the same test users, so the interval of a difference is far
+        narrower than the two models' own intervals suggest. Models without per-user values
+        (results read back from JSON) are left out; empty when the reference has none.
+        """
+        base = self.best(metric).model if reference is None else reference
+        per_user = {
+            r.model: r.per_user[metric]
+            for r in self.results
+            if r.per_user is not None and metric in r.per_user
+        }
+        if base not in per_user:
+            return {}
+        return paired_differences(per_user, base)
+
+    def _uncertainty_json(self) -> dict[str, Any] | None:
+        """The ``"uncertainty"`` entry: intervals of the tuning metric, and differences."""
+        metric = self.tuning_metric
+        intervals = {r.model: r.interval(metric) for r in self.results}
+        known = {model: i.to_json() for model, i in intervals.items() if i is not None}
+        if not known:
+            return None
+        reference = self.best(metric).model
+        return {
+            "metric": metric,
+            "confidence": CONFIDENCE,
+            "method": "Student t over test users; differences paired by user",
+            "mean": known,
+            "reference": reference,
+            "difference_to_reference": {
+                model: interval.to_json()
+                for model, interval in self.differences(metric, reference).items()
+            },
+        }
+
     def to_json_dict(self) -> dict[str, Any]:
         """The evaluation JSON document (see the module docstring)."""
         tuning = {
@@ -263,6 +317,7 @@ class EvaluationResult:
             for r in self.results
             if r.tuning is not None
         }
+        uncertainty = self._uncertainty_json()
         return {
             "dataset": self.dataset,
             "protocol": self.protocol,
@@ -280,7 +335,7 @@ class EvaluationResult:
             "evaluate_seconds": {r.model: r.evaluate_seconds for r in self.results},
             "tuning": tuning,
             "notes": list(self.notes),
-        }
+        } | ({"uncertainty": uncertainty} if uncertainty is not None else {})
 
 
 def _as_spec(spec: str | ModelSpec | tuple[str, Mapping[str, Any]]) -> ModelSpec:
@@ -520,7 +575,7 @@ def _run_spec(
     model.fit(test_case.fit_events)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    metrics = test_case.evaluate(model, cutoffs)
+    metrics, per_user = test_case.score(model, cutoffs)
     evaluate_seconds = time.perf_counter() - start
     headline = metric_key("ndcg", cutoffs[0])
     reporter.log(
@@ -534,6 +589,7 @@ def _run_spec(
         metrics=metrics,
         evaluate_seconds=evaluate_seconds,
         tuning=tuning,
+        per_user=per_user,
     )
 
 

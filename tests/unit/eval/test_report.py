@@ -102,3 +102,22 @@ def test_markdown_shows_scoring_time_when_recorded() -> None:
     assert "| model | fit s | score s | ndcg@10 |" in text
     assert "| a | 0.50 | 1.25 | 0.2000 |" in text
     assert "|:--|--:|--:|--:|" in text
+
+
+def test_difference_column_beside_its_metric_only(doc: dict[str, Any]) -> None:
+    doc["ks"] = [10, 20]
+    doc["uncertainty"] = {
+        "metric": "ndcg@10",
+        "confidence": 0.95,
+        "reference": "c",
+        "difference_to_reference": {
+            "a|b": {"estimate": -0.25, "low": -0.375, "high": -0.125, "n_users": 1234},
+            "c": {"estimate": 0.0, "low": 0.0, "high": 0.0, "n_users": 1234},
+        },
+    }
+    lines = render_markdown(doc, columns=["ndcg@10"]).splitlines()
+    assert lines[2].endswith("| ndcg@10 | Δ ndcg@10 vs best [95% CI] |")
+    assert lines[4].endswith("| 0.2500 | -0.2500 [-0.3750, -0.1250] |")
+    assert lines[5].endswith("| **0.5000** | best |")
+    assert "Δ" not in render_markdown(doc, columns=["recall@10"])
+    assert "-0.2500 [-0.3750, -0.1250]" in render_text(doc, columns=["ndcg@10"])

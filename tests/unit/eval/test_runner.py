@@ -115,6 +115,28 @@ def test_json_document_shape(recency_log: EventLog) -> None:
     assert len(doc["tuning"]["recent"]["grid"]) == len(GRID)
 
 
+def test_uncertainty_pairs_every_model_with_the_best(recency_log: EventLog) -> None:
+    split = leave_last_out(recency_log)
+    result = evaluate_models(split, [_spec()], repeats="allow", ks=(1, 5), tune_half_lives=GRID)
+    doc = json.loads(json.dumps(result.to_json_dict(), allow_nan=False))
+    uncertainty = doc["uncertainty"]
+    assert uncertainty["metric"] == "ndcg@1"
+    assert uncertainty["confidence"] == 0.95
+    best = result.best("ndcg@1")
+    assert uncertainty["reference"] == best.model
+    for r in result.results:
+        mean = uncertainty["mean"][r.model]
+        assert mean["estimate"] == pytest.approx(r.metrics["ndcg@1"])
+        assert mean["n_users"] == 20
+        difference = uncertainty["difference_to_reference"][r.model]
+        assert difference["estimate"] == pytest.approx(r.metrics["ndcg@1"] - best.metrics["ndcg@1"])
+    # Decay ranks each user's recent item first (NDCG@1 = 1 for all 20 users) and no decay
+    # never does: a difference of exactly -1 with no spread.
+    assert uncertainty["difference_to_reference"]["recent-no-decay"] == {
+        "estimate": -1.0, "low": -1.0, "high": -1.0, "n_users": 20,
+    }  # fmt: skip
+
+
 def test_tuning_on_a_subset_of_validation_users(recency_log: EventLog) -> None:
     split = leave_last_out(recency_log)
     result = evaluate_models(
