@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -351,6 +351,20 @@ def _as_spec(spec: str | ModelSpec | tuple[str, Mapping[str, Any]]) -> ModelSpec
     )
 
 
+def _with_model_grid(spec: ModelSpec) -> ModelSpec:
+    """A registered model's own ``validation_grid``, unless the spec brings a grid or fixes
+    one of its parameters (a model that learns its decay tunes what it cannot learn)."""
+    if spec.factory is not None or spec.grid is not None:
+        return spec
+    from decayrec.models import MODELS
+
+    model_cls = MODELS.get(spec.name.removesuffix(NO_DECAY_SUFFIX))
+    grid = getattr(model_cls, "validation_grid", None)
+    if not grid or any(key in spec.params for entry in grid for key in entry):
+        return spec
+    return replace(spec, grid=tuple(dict(entry) for entry in grid))
+
+
 def _with_baselines(specs: list[ModelSpec]) -> list[ModelSpec]:
     """Each decaying spec followed by its ``-no-decay`` variant, unless already listed."""
     names = {s.name for s in specs}
@@ -470,6 +484,7 @@ def evaluate_models(
         _validate_param_grid(spec)
     if add_no_decay_baselines:
         specs = _with_baselines(specs)
+    specs = [_with_model_grid(spec) for spec in specs]
 
     test_case = EvaluationCase.from_split(split, part="test", target=target, repeats=repeats)
     notes: list[str] = []

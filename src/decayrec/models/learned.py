@@ -93,6 +93,14 @@ class LearnedDecay(Recommender):
     similarity, max_neighbours
         The item-item similarity that carries evidence to neighbouring items (as in
         :class:`~decayrec.models.DecayedItemKNN`), rows normalised to sum to one.
+    self_weight
+        An item's similarity to itself, against its neighbours' total of 1: each row of the
+        similarity becomes ``(S + self_weight · I) / (1 + self_weight)``, so the similarity
+        route keeps part of an event's evidence on its own item (SAR's self-similarity;
+        :class:`~decayrec.models.DecayedItemKNN`'s ``self_weight``). Not learned: likelihood
+        spreads evidence toward neighbours to cover the new items a shopper meets, while a
+        top-10 ranking gains from a shopper's own items where shoppers come back to them.
+        ``decayrec evaluate`` picks it on the validation part from :attr:`validation_grid`.
     hidden_units
         Width of the per-user adjustment network.
     max_user_factor
@@ -136,6 +144,14 @@ class LearnedDecay(Recommender):
 
     name: ClassVar[str] = "learned-decay"
     learns_decay: ClassVar[bool] = True
+    #: What ``decayrec evaluate`` tries on the validation part: the one knob likelihood
+    #: cannot set for a ranking (see ``self_weight``), on as many fits as a half-life grid.
+    validation_grid: ClassVar[tuple[Mapping[str, Any], ...]] = (
+        {"self_weight": 0.0},
+        {"self_weight": 0.25},
+        {"self_weight": 1.0},
+        {"self_weight": 4.0},
+    )
 
     def __init__(
         self,
@@ -148,6 +164,7 @@ class LearnedDecay(Recommender):
         max_history: int = 200,
         similarity: SimilarityName = "jaccard",
         max_neighbours: int = 50,
+        self_weight: float = 0.0,
         hidden_units: int = 16,
         max_user_factor: float = 4.0,
         repeat_cycles: bool = True,
@@ -167,6 +184,7 @@ class LearnedDecay(Recommender):
         self.max_history = max_history
         self.similarity = similarity
         self.max_neighbours = max_neighbours
+        self.self_weight = self_weight
         self.hidden_units = hidden_units
         self.max_user_factor = max_user_factor
         self.repeat_cycles = repeat_cycles
@@ -208,6 +226,7 @@ class LearnedDecay(Recommender):
                 f"The 'similarity' parameter of {owner} must be one of "
                 f"{', '.join(_SIMILARITIES)}. Got {self.similarity!r} instead."
             )
+        check_non_negative(self.self_weight, "self_weight", owner)
         for name in ("max_user_factor", "prior_scale", "learning_rate"):
             value = getattr(self, name)
             check_non_negative(value, name, owner)
@@ -303,7 +322,13 @@ class LearnedDecay(Recommender):
         )
         row_sum = np.asarray(raw.sum(axis=1)).ravel()
         scale = np.divide(1.0, row_sum, out=np.zeros_like(row_sum), where=row_sum > 0)
-        self.similarity_ = sp.csr_matrix(sp.diags(scale) @ raw)
+        normalised = sp.csr_matrix(sp.diags(scale) @ raw)
+        if self.self_weight > 0:
+            # Rows with neighbours sum to 1 + s, rows without to s: divide by that total.
+            total = (row_sum > 0) + self.self_weight
+            own = sp.identity(n_items, format="csr") * self.self_weight
+            normalised = sp.csr_matrix(sp.diags(1.0 / total) @ (normalised + own))
+        self.similarity_ = normalised
         self.similarity_.sort_indices()
         self.similarity_row_sum_ = np.asarray(self.similarity_.sum(axis=1)).ravel()
 

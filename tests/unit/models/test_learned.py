@@ -224,6 +224,7 @@ def test_invalid_parameters_name_the_parameter(shop: SimulatedShop) -> None:
         ("session_gap", None),
         ("seed", -1),
         ("repeat_cycles", "yes"),
+        ("self_weight", -1.0),
     ]:
         with pytest.raises(InvalidParameterError, match=f"'{name}'"):
             LearnedDecay(**{name: value}).fit(shop.events)
@@ -291,3 +292,42 @@ def test_decayed_count_before_matches_a_loop() -> None:
         expected = (weights[earlier] * np.exp2(-(seconds[e] - seconds[earlier]) / half_life)).sum()
         # one cumulative sum per key: relative error grows with the span in half-lives
         assert got[e] == pytest.approx(expected, rel=1e-6, abs=1e-12)
+
+
+def test_self_weight_keeps_part_of_the_evidence_on_the_item(shop: SimulatedShop) -> None:
+    model = FAST(self_weight=1.0).fit(shop.events)
+    similarity = model.similarity_.toarray()
+    plain = FAST().fit(shop.events).similarity_.toarray()
+    has_neighbours = plain.sum(axis=1) > 0
+    assert np.allclose(similarity.sum(axis=1), 1.0)
+    # (S + I) / 2 where an item has neighbours; all on itself where it has none.
+    assert np.allclose(similarity[has_neighbours], (plain + np.eye(len(plain)))[has_neighbours] / 2)
+    assert np.allclose(np.diag(similarity)[~has_neighbours], 1.0)
+    # Still next-event probabilities: the closed-form normaliser follows the new rows.
+    users = shop.events.users.raw(np.arange(10))
+    recs = model.recommend(users, at=shop.events.timestamp_seconds.max(), n=model.n_items,
+                           exclude="none")  # fmt: skip
+    assert np.allclose(recs.scores[~recs.fallback].sum(axis=1), 1.0)
+
+
+def test_evaluate_picks_self_weight_on_validation(shop: SimulatedShop) -> None:
+    from decayrec.data.split import temporal_split
+    from decayrec.eval.runner import ModelSpec, evaluate_models
+
+    split = temporal_split(shop.events, at=shop.events.timestamp_seconds.max() - 10 * 86_400,
+                           validation=timedelta(days=10))  # fmt: skip
+    fast = {"max_epochs": 1, "batch_size": 256}
+    result = evaluate_models(split, [ModelSpec("learned-decay", fast)], repeats="allow", ks=(10,))
+    expected = [entry["self_weight"] for entry in LearnedDecay.validation_grid]
+    assert len(expected) == 4  # the budget of the fixed models' half-life grid
+    for model in ("learned-decay", "learned-decay-no-decay"):
+        result_of_model = next(r for r in result.results if r.model == model)
+        assert result_of_model.tuning is not None
+        assert [entry["self_weight"] for entry in result_of_model.tuning] == expected
+        assert result_of_model.params["self_weight"] in expected
+    fixed = evaluate_models(
+        split, [ModelSpec("learned-decay", {**fast, "self_weight": 0.5})],
+        repeats="allow", ks=(10,), add_no_decay_baselines=False,
+    )  # fmt: skip
+    assert fixed.results[0].tuning is None
+    assert fixed.results[0].params["self_weight"] == 0.5
