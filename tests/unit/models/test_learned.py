@@ -318,13 +318,15 @@ def test_evaluate_picks_self_weight_on_validation(shop: SimulatedShop) -> None:
                            validation=timedelta(days=10))  # fmt: skip
     fast = {"max_epochs": 1, "batch_size": 256}
     result = evaluate_models(split, [ModelSpec("learned-decay", fast)], repeats="allow", ks=(10,))
-    expected = [entry["self_weight"] for entry in LearnedDecay.validation_grid]
+    expected = [dict(entry) for entry in LearnedDecay.validation_grid]
     assert len(expected) == 4  # the budget of the fixed models' half-life grid
     for model in ("learned-decay", "learned-decay-no-decay"):
         result_of_model = next(r for r in result.results if r.model == model)
         assert result_of_model.tuning is not None
-        assert [entry["self_weight"] for entry in result_of_model.tuning] == expected
-        assert result_of_model.params["self_weight"] in expected
+        tried = [{key: entry[key] for key in expected[0]} for entry in result_of_model.tuning]
+        assert tried == expected
+        chosen = {key: result_of_model.params[key] for key in expected[0]}
+        assert chosen in expected
     fixed = evaluate_models(
         split, [ModelSpec("learned-decay", {**fast, "self_weight": 0.5})],
         repeats="allow", ks=(10,), add_no_decay_baselines=False,
