@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The learned-versus-tuned comparison of issue 4 on the logs in ../shared/data: Amazon Beauty
+# (leave-last-out), the Taobao head users and Diginetica (temporal), all with repeats allowed,
+# item and category targets (Beauty has no categories). Per case:
+#   1. `decayrec tune` searches decayed-profile and decayed-itemknn on the validation part only
+#      (OUT/NAME.tuned.json, OUT/NAME.tune.log);
+#   2. `decayrec evaluate --tuned` scores learned-decay beside the two tuned models, each with
+#      its -no-decay variant, once on test (OUT/NAME.json, OUT/NAME.md, OUT/NAME.log).
+# Per data set, `decayrec fit --model learned-decay` on the whole log and `decayrec report decay`
+# write what was learned (OUT/DATA.decay.md, OUT/DATA.decay.png).
+#
+# Usage:  bash benchmarks/run_learned_shared.sh [OUT_DIR] [RUN ...]
+#   OUT_DIR  default .runs/learned; RUN: any of beauty-item taobao-item taobao-category
+#            diginetica-item diginetica-category beauty-decay taobao-decay diginetica-decay
+#            (default: all). TRIALS (default 30) and TUNE_TIMEOUT (seconds per model, default
+#            600) set the tuning budget.
+# Needs the torch and tune extras. Runs one after another: on 2 cores, parallel runs would
+# distort the fit times.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${DECAYREC_SHARED_DATA:-$root/../shared/data}
+out=${1:-$root/.runs/learned}
+shift || true
+runs=("$@")
+[ ${#runs[@]} -eq 0 ] && runs=(beauty-item taobao-item taobao-category diginetica-item
+    diginetica-category beauty-decay taobao-decay diginetica-decay)
+trials=${TRIALS:-30}
+timeout=${TUNE_TIMEOUT:-600}
+mkdir -p "$out"
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+source_of() {  # DATA -> the --data/--format arguments of that data set
+    case $1 in
+    beauty) echo "--data $data/amazon_beauty_5core/interactions.csv --format amazon" ;;
+    taobao) echo "--data $data/taobao_userbehavior/UserBehavior_head_users.csv --format taobao" ;;
+    diginetica) echo "--data $data/diginetica --format diginetica" ;;
+    *) echo "unknown data set $1" >&2; exit 2 ;;
+    esac
+}
+
+compare() {  # NAME=DATA-TARGET: tune the fixed models, then evaluate them beside learned-decay
+    local name=$1 set=${1%-*} target=${1##*-} protocol=temporal
+    [ "$set" = beauty ] && protocol=loo
+    # shellcheck disable=SC2046  # source_of prints separate arguments on purpose
+    local case_args=($(source_of "$set") --protocol "$protocol" --target "$target" --repeats allow)
+    echo "== $name: ${case_args[*]}"
+    (cd "$root" && decayrec tune "${case_args[@]}" --model decayed-profile \
+        --model decayed-itemknn --trials "$trials" --timeout "$timeout" \
+        --json "$out/$name.tuned.json" >"$out/$name.tune.log" 2>&1)
+    (cd "$root" && decayrec evaluate "${case_args[@]}" --tuned "$out/$name.tuned.json" \
+        --models learned-decay,decayed-profile,decayed-itemknn --json "$out/$name.json" \
+        >"$out/$name.md" 2>"$out/$name.log")
+    cat "$out/$name.md"
+}
+
+learned() {  # NAME=DATA-decay: fit learned-decay on the whole log and report its parameters
+    local set=${1%-decay}
+    echo "== $1"
+    # shellcheck disable=SC2046
+    (cd "$root" && decayrec fit $(source_of "$set") --model learned-decay \
+        --out "$out/$set.learned" >"$out/$set.fit.log" 2>&1)
+    (cd "$root" && decayrec report decay --model "$out/$set.learned" \
+        --png "$out/$set.decay.png" >"$out/$set.decay.md" 2>&1)
+    cat "$out/$set.decay.md"
+}
+
+for name in "${runs[@]}"; do
+    case $name in
+    beauty-item | taobao-item | taobao-category | diginetica-item | diginetica-category)
+        compare "$name" ;;
+    beauty-decay | taobao-decay | diginetica-decay) learned "$name" ;;
+    *) echo "unknown run $name" >&2; exit 2 ;;
+    esac
+done
