@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decayrec.eval.metrics import (
     RANKING_METRICS,
+    average_metrics,
     catalogue_coverage,
     hit_matrix,
     metric_key,
@@ -48,6 +49,7 @@ __all__ = [
     "RepeatPolicy",
     "TargetKind",
     "TuningResult",
+    "average_metrics",
     "catalogue_coverage",
     "default_model_specs",
     "evaluate_models",

@@ -54,7 +54,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,7 @@ from decayrec.types import FloatArray
 
 __all__ = [
     "RANKING_METRICS",
+    "average_metrics",
     "catalogue_coverage",
     "hit_matrix",
     "metric_key",
@@ -298,6 +299,21 @@ def ranking_metrics(
         When no user has a relevant target (an average over nobody is meaningless).
     """
     per_user = per_user_metrics(ranked, targets, ks, n_absent=n_absent)
+    return average_metrics(per_user, ks, ranked=ranked, n_items=n_items)
+
+
+def average_metrics(
+    per_user: Mapping[str, FloatArray],
+    ks: Sequence[int],
+    *,
+    ranked: npt.ArrayLike | None = None,
+    n_items: int | None = None,
+) -> dict[str, float]:
+    """The averages of :func:`ranking_metrics` from :func:`per_user_metrics`' values.
+
+    For callers that keep the per-user values too (confidence intervals), so the ranking is
+    scored once. ``coverage@K`` is added when both ``ranked`` and ``n_items`` are given.
+    """
     first = next(iter(per_user.values()))
     valid = ~np.isnan(first)
     if not valid.any():
@@ -310,6 +326,6 @@ def ranking_metrics(
         for name in RANKING_METRICS:
             key = metric_key(name, k)
             out[key] = float(per_user[key][valid].mean())
-        if n_items is not None:
+        if n_items is not None and ranked is not None:
             out[metric_key("coverage", k)] = catalogue_coverage(ranked, k, n_items)
     return out

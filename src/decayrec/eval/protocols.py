@@ -43,7 +43,13 @@ import scipy.sparse as sp
 from decayrec._time import instant_seconds
 from decayrec.data.schema import EventLog, Vocabulary
 from decayrec.errors import InvalidParameterError
-from decayrec.eval.metrics import RANKING_METRICS, metric_key, per_user_metrics, ranking_metrics
+from decayrec.eval.metrics import (
+    RANKING_METRICS,
+    average_metrics,
+    metric_key,
+    per_user_metrics,
+    ranking_metrics,
+)
 from decayrec.types import FloatArray, IndexArray
 
 if TYPE_CHECKING:
@@ -412,7 +418,7 @@ class EvaluationCase:
         ranked, vocabulary, catalogue = self.rank(model, max(ks))
         targets, n_absent = self.targets_in(vocabulary)
         per_user = per_user_metrics(ranked, targets, ks, n_absent=n_absent)
-        scores = ranking_metrics(ranked, targets, ks, n_absent=n_absent, n_items=catalogue)
+        scores = average_metrics(per_user, ks, ranked=ranked, n_items=catalogue)
         if self.repeats == "allow":
             subsets: tuple[Literal["repeat", "new"], ...] = ("repeat", "new")
             for subset in subsets:
