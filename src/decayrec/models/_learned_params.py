@@ -16,8 +16,8 @@ The model (``cat`` includes one extra "no category" slot; ages in days)::
     P(i | u)  = λ_i / Σ_j λ_j                         (no visit under way)
     P(i | u)  = (1 - π_s) λ_i / Σ_j λ_j + π_s μ_i / Σ_j μ_j   (a visit under way)
 
-where ``μ_i`` routes the *undecayed* weights ``w[type_e]`` of the visit's own events the same
-way as ``λ_i`` (no exploration, no repeats).
+where ``μ_i`` routes the *undecayed* weights ``w[type_e]`` of the visit's own events like
+``λ_i`` but with a mixture ``α_s`` of its own (no exploration, no repeats).
 
 The session mixture is short-term interest: while a visit is under way (events linked to
 now by gaps of at most ``session_gap``) its own events predict with share ``π_s``, so that
@@ -81,6 +81,7 @@ class DecayParameters:
     type_offset: FloatArray  # τ
     type_weight: FloatArray  # w > 0
     mixture: FloatArray  # α (3,), sums to 1
+    session_mixture: FloatArray  # α_s (3,): the visit under way's routing, sums to 1
     exploration: float  # β > 0
     exploration_share: FloatArray  # π (slots,), sums to 1
     recent_share: float  # ρ: weight of recent popularity in q
@@ -166,7 +167,10 @@ class DecayParameters:
         """Inverse of :meth:`to_arrays`; scalars come back as Python floats / bools."""
         values: dict[str, Any] = {}
         for f in fields(cls):
-            array = np.asarray(arrays[prefix + f.name], dtype=np.float64)
+            name = prefix + f.name
+            if f.name == "session_mixture" and name not in arrays:
+                name = prefix + "mixture"  # saved before visits had a routing of their own
+            array = np.asarray(arrays[name], dtype=np.float64)
             if f.name == "decays":
                 values[f.name] = bool(array[0])
             elif f.type in ("float", float):

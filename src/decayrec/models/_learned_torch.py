@@ -79,10 +79,11 @@ class TrainingData:
     holdout_rows: npt.NDArray[np.intp]
     no_category: int  # index of the "no category" slot (= n_categories)
     session_gap: float  # seconds
-    within_category_share: FloatArray  # q_i over all training events
+    within_share: FloatArray  # per prediction row: the target's share of its category
     recent_share: FloatArray  # per prediction row: the target's recent share of its category
     slot_share: FloatArray  # share of events per category slot
-    similarity: sp.csr_matrix  # row-normalised, items x items
+    similarity: sp.csr_matrix  # items x items, the values training reads (see _learned_tables)
+    similarity_row_sum: FloatArray  # per item: the row sums of the similarity scoring uses
     feature_mean: FloatArray
     feature_scale: FloatArray
 
@@ -104,14 +105,14 @@ class TrainingResult:
 class _SimilarityLookup:
     """``S[a, b]`` for many pairs at once, by binary search over the sorted CSR keys."""
 
-    def __init__(self, matrix: sp.csr_matrix) -> None:
+    def __init__(self, matrix: sp.csr_matrix, row_sum: FloatArray) -> None:
         matrix = matrix.tocsr()
         matrix.sort_indices()
         self.n = matrix.shape[1]
         rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
         self.keys = rows * self.n + matrix.indices.astype(np.int64)
         self.values = matrix.data.astype(np.float64)
-        self.row_sum = np.asarray(matrix.sum(axis=1)).ravel()
+        self.row_sum = row_sum
 
     def __call__(self, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> FloatArray:
         if not len(self.keys):
@@ -136,10 +137,10 @@ class _Batch:
     same_category: torch.Tensor  # (B, H) float: history event in the target's category
     same_item: torch.Tensor  # (B, H) float: history event on the target item
     similarity: torch.Tensor  # (B, H): S[history item, target]
-    within_share: torch.Tensor  # (B,) all-time q of the target
+    within_share: torch.Tensor  # (B,) all-time q of the target, its user left out
     recent_share: torch.Tensor  # (B,) recent q of the target at its time
     target_slot: torch.Tensor  # (B,) category slot of the target
-    weight: torch.Tensor  # (B,)
+    weight: torch.Tensor  # (B,) the visit's share; 0 for a target no route can reach
     category_np: npt.NDArray[np.int64]
     event_type_np: npt.NDArray[np.int64]
 
@@ -163,6 +164,12 @@ def _make_batch(
     same_category = (category == target_cat[:, None]) & valid
     same_item = (items == target_item[:, None]) & valid
     similarity = np.where(valid, lookup(items, target_item[:, None]), 0.0)
+    within_share = data.within_share[rows]
+    recent_share = data.recent_share[rows]
+    # With its user left out, an item nobody else touched is unreachable unless the user's own
+    # history holds it: such a target is what an evaluation counts as absent from training,
+    # a miss for every model, and it carries no weight here.
+    reachable = (within_share > 0) | (recent_share > 0) | same_item.any(axis=1)
 
     def f32(array: Any) -> torch.Tensor:
         return torch.as_tensor(np.asarray(array, dtype=np.float32))
@@ -179,10 +186,10 @@ def _make_batch(
         same_category=f32(same_category),
         same_item=f32(same_item),
         similarity=f32(similarity),
-        within_share=f32(data.within_category_share[target_item]),
-        recent_share=f32(data.recent_share[rows]),
+        within_share=f32(within_share),
+        recent_share=f32(recent_share),
         target_slot=torch.as_tensor(target_cat),
-        weight=f32(predictions.weight[rows]),
+        weight=f32(predictions.weight[rows] * reachable),
         category_np=category,
         event_type_np=event_type,
     )
@@ -208,6 +215,7 @@ class _LearnedDecayModule(nn.Module):
         weights = [_inverse_softplus(max(float(w), 1e-3)) for w in config.init_type_weight]
         self.raw_type_weight = nn.Parameter(torch.tensor(weights, dtype=torch.float32))
         self.mixture_logit = nn.Parameter(torch.zeros(3))
+        self.session_mixture_logit = nn.Parameter(torch.zeros(3))
         self.raw_exploration = nn.Parameter(torch.tensor(_inverse_softplus(1.0)))
         self.exploration_offset = nn.Parameter(torch.zeros(n_slots))
         self.slot_share: torch.Tensor
@@ -281,16 +289,18 @@ class _LearnedDecayModule(nn.Module):
             # Inside a visit only the session share learns: the decay, weights and routing are
             # learned from visit-opening targets, where interest has had to carry over a gap
             # (a session's continuation would otherwise drag every half-life toward it).
-            fixed_weight, fixed_mixture = weight.detach(), mixture.detach()
+            # The visit routes its evidence by its own mixture: inside a visit shoppers move
+            # to neighbours of what they just saw more than across visits.
+            session_mixture = torch.softmax(self.session_mixture_logit, dim=0)
             session_score, session_total = self._route(
-                fixed_weight * batch.in_session, fixed_mixture, share.detach(), batch
+                weight.detach() * batch.in_session, session_mixture, share.detach(), batch
             )
             in_visit = session_total > 0
             session_share = torch.sigmoid(self.session_logit) * in_visit
             long_term = torch.where(in_visit, probability.detach(), probability)
             session_p = session_score / torch.clamp(session_total, min=1e-12)
             probability = (1 - session_share) * long_term + session_share * session_p
-        log_p = torch.log(probability)
+        log_p = torch.log(torch.where(batch.weight > 0, probability, torch.ones_like(probability)))
         return -(batch.weight * log_p).sum()
 
     @staticmethod
@@ -347,6 +357,9 @@ class _LearnedDecayModule(nn.Module):
                 type_offset=array(self.type_offset),
                 type_weight=array(self.type_weight()),
                 mixture=_normalised(array(torch.softmax(self.mixture_logit, dim=0))),
+                session_mixture=_normalised(
+                    array(torch.softmax(self.session_mixture_logit, dim=0))
+                ),
                 exploration=float(nn.functional.softplus(self.raw_exploration)),
                 exploration_share=_normalised(array(self.exploration_share())),
                 recent_share=float(torch.sigmoid(self.recent_logit)) if self.config.decays else 0.0,
@@ -385,6 +398,9 @@ class _LearnedDecayModule(nn.Module):
             self.type_offset.copy_(tensor(parameters.type_offset))
             self.raw_type_weight.copy_(inverse_softplus(parameters.type_weight))
             self.mixture_logit.copy_(tensor(np.log(np.maximum(parameters.mixture, 1e-9))))
+            self.session_mixture_logit.copy_(
+                tensor(np.log(np.maximum(parameters.session_mixture, 1e-9)))
+            )
             self.raw_exploration.copy_(inverse_softplus(np.array(parameters.exploration)))
             tilt = np.maximum(parameters.exploration_share, 1e-12)
             base = np.maximum(self.slot_share.numpy().astype(np.float64), 1e-12)
@@ -450,7 +466,7 @@ def train(
     """Fit by Adam on mini-batches of targets; keep the epoch with the best held-out loss."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    lookup = _SimilarityLookup(data.similarity)
+    lookup = _SimilarityLookup(data.similarity, data.similarity_row_sum)
     n_slots = data.no_category + 1
     module = _LearnedDecayModule(n_slots, len(data.feature_mean), config, data.slot_share)
     if warm_start is not None:

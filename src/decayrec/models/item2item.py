@@ -51,6 +51,7 @@ __all__ = [
     "SimilarityName",
     "cooccurrence_counts",
     "item_similarity",
+    "similarity_values",
 ]
 
 SimilarityName = Literal["cooccurrence", "jaccard", "cosine", "lift", "inclusion"]
@@ -255,20 +256,7 @@ def item_similarity(
     values = coo.data.astype(np.float64)
     keep = (rows != cols) & (values >= min_cooccurrence)
     rows, cols, values = rows[keep], cols[keep], values[keep]
-    left, right = support[rows], support[cols]
-    if similarity == "jaccard":
-        values = values / (left + right - values)
-    elif similarity == "cosine":
-        values = values / np.sqrt(left * right)
-    elif similarity == "lift":
-        values = values / (left * right)
-    elif similarity == "inclusion":
-        values = values / np.minimum(left, right)
-    elif similarity != "cooccurrence":
-        raise InvalidParameterError(
-            f"The 'similarity' parameter must be one of {', '.join(_SIMILARITIES)}. "
-            f"Got {similarity!r} instead."
-        )
+    values = similarity_values(values, support[rows], support[cols], similarity)
     n_items = counts.shape[0]
     order = np.lexsort((cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
@@ -279,6 +267,41 @@ def item_similarity(
     matrix = sp.csr_matrix((values, (rows, cols)), shape=(n_items, n_items))
     matrix.sort_indices()
     return matrix
+
+
+def similarity_values(
+    together: FloatArray, left: FloatArray, right: FloatArray, similarity: SimilarityName
+) -> FloatArray:
+    """Similarity of item pairs from their co-occurrence ``C_ij`` and supports ``C_ii``, ``C_jj``.
+
+    Pairs whose denominator is not positive (possible only for counts that are not real
+    co-occurrences, such as the leave-one-user-out counts of
+    :class:`~decayrec.models.LearnedDecay`'s training) get 0.
+
+    Examples
+    --------
+    >>> similarity_values(np.array([2.0]), np.array([3.0]), np.array([2.0]), "jaccard")
+    array([0.66666667])
+    """
+    if similarity == "cooccurrence":
+        return np.asarray(together, dtype=np.float64).copy()
+    if similarity == "jaccard":
+        denominator = left + right - together
+    elif similarity == "cosine":
+        denominator = np.sqrt(np.maximum(left * right, 0.0))
+    elif similarity == "lift":
+        denominator = left * right
+    elif similarity == "inclusion":
+        denominator = np.minimum(left, right)
+    else:
+        raise InvalidParameterError(
+            f"The 'similarity' parameter must be one of {', '.join(_SIMILARITIES)}. "
+            f"Got {similarity!r} instead."
+        )
+    out: FloatArray = np.divide(
+        together, denominator, out=np.zeros(len(together)), where=denominator > 0
+    )
+    return out
 
 
 def _session_units(user: IndexArray, session: pl.Series) -> tuple[IndexArray, int]:

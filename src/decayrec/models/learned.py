@@ -47,10 +47,11 @@ from decayrec.models._learned_history import (
     request_windows,
 )
 from decayrec.models._learned_params import DecayParameters
+from decayrec.models._learned_tables import ItemSimilarity, leave_user_out_shares
 from decayrec.models._params import check_non_negative, is_positive_int
 from decayrec.models._ranking import PriorFn
 from decayrec.models.base import Recommender
-from decayrec.models.item2item import SimilarityName, cooccurrence_counts, item_similarity
+from decayrec.models.item2item import SimilarityName
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
 
@@ -92,15 +93,19 @@ class LearnedDecay(Recommender):
         How many of a user's latest events are read per prediction.
     similarity, max_neighbours
         The item-item similarity that carries evidence to neighbouring items (as in
-        :class:`~decayrec.models.DecayedItemKNN`), rows normalised to sum to one.
+        :class:`~decayrec.models.DecayedItemKNN`).
+    normalise_similarity
+        ``True``: each item's neighbours share one unit of its evidence (rows sum to one);
+        ``False``: rows keep the similarity's own mass (divided by the mean row sum), so an
+        item with many strong neighbours passes on more, as in DecayedItemKNN. Training
+        reads both tables with each target's own user left out (see
+        :mod:`decayrec.models._learned_tables`).
     self_weight
         An item's similarity to itself, against its neighbours' total of 1: each row of the
         similarity becomes ``(S + self_weight · I) / (1 + self_weight)``, so the similarity
         route keeps part of an event's evidence on its own item (SAR's self-similarity;
-        :class:`~decayrec.models.DecayedItemKNN`'s ``self_weight``). Not learned: likelihood
-        spreads evidence toward neighbours to cover the new items a shopper meets, while a
-        top-10 ranking gains from a shopper's own items where shoppers come back to them.
-        ``decayrec evaluate`` picks it on the validation part from :attr:`validation_grid`.
+        :class:`~decayrec.models.DecayedItemKNN`'s ``self_weight``). Default 0: the item
+        route already carries a learned share of the evidence on the item itself.
     hidden_units
         Width of the per-user adjustment network.
     max_user_factor
@@ -145,15 +150,17 @@ class LearnedDecay(Recommender):
     name: ClassVar[str] = "learned-decay"
     learns_decay: ClassVar[bool] = True
     #: What ``decayrec evaluate`` tries on the validation part, on as many fits as a
-    #: half-life grid: the two choices gradients do not make. ``self_weight`` (likelihood
-    #: favours neighbours, a ranking a shopper's own items) and the similarity measure
-    #: (Jaccard, or raw co-occurrence, which leans toward popular neighbours and won on
-    #: review logs in our validation runs).
+    #: half-life grid: the two discrete choices gradients do not make, the similarity
+    #: measure (Jaccard, or raw co-occurrence, which leans toward popular neighbours) and
+    #: whether each item passes one unit of evidence to its neighbours or its own
+    #: similarity mass (``normalise_similarity``; raw mass won on review logs in our
+    #: validation runs). ``self_weight`` stays 0: with the training tables leaving each
+    #: target's user out, the likelihood itself keeps most evidence on a shopper's own items.
     validation_grid: ClassVar[tuple[Mapping[str, Any], ...]] = (
-        {"similarity": "jaccard", "self_weight": 0.0},
-        {"similarity": "cooccurrence", "self_weight": 0.0},
-        {"similarity": "jaccard", "self_weight": 4.0},
-        {"similarity": "cooccurrence", "self_weight": 4.0},
+        {"similarity": "jaccard", "normalise_similarity": True},
+        {"similarity": "cooccurrence", "normalise_similarity": True},
+        {"similarity": "jaccard", "normalise_similarity": False},
+        {"similarity": "cooccurrence", "normalise_similarity": False},
     )
 
     def __init__(
@@ -167,6 +174,7 @@ class LearnedDecay(Recommender):
         max_history: int = 200,
         similarity: SimilarityName = "jaccard",
         max_neighbours: int = 50,
+        normalise_similarity: bool = True,
         self_weight: float = 0.0,
         hidden_units: int = 16,
         max_user_factor: float = 4.0,
@@ -187,6 +195,7 @@ class LearnedDecay(Recommender):
         self.max_history = max_history
         self.similarity = similarity
         self.max_neighbours = max_neighbours
+        self.normalise_similarity = normalise_similarity
         self.self_weight = self_weight
         self.hidden_units = hidden_units
         self.max_user_factor = max_user_factor
@@ -244,7 +253,7 @@ class LearnedDecay(Recommender):
                 f"The 'validation_share' parameter of {owner} must be in [0, 1). "
                 f"Got {share!r} instead."
             )
-        for name in ("repeat_cycles", "progress"):
+        for name in ("repeat_cycles", "progress", "normalise_similarity"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidParameterError(
                     f"The '{name}' parameter of {owner} must be True or False. "
@@ -318,22 +327,19 @@ class LearnedDecay(Recommender):
         per_slot = np.bincount(self.item_slot_, weights=counts, minlength=self.no_category_ + 1)
         self.slot_share_ = per_slot / per_slot.sum()
         self.within_category_share_ = counts / np.maximum(per_slot[self.item_slot_], 1e-12)
-        raw = item_similarity(
-            cooccurrence_counts(columns.user, columns.item, len(self.events_.users), n_items),
-            self.similarity,
+        similarity = ItemSimilarity(
+            columns.user,
+            columns.item,
+            len(self.events_.users),
+            n_items,
+            measure=self.similarity,
             max_neighbours=self.max_neighbours,
+            self_weight=float(self.self_weight),
+            normalise=self.normalise_similarity,
         )
-        row_sum = np.asarray(raw.sum(axis=1)).ravel()
-        scale = np.divide(1.0, row_sum, out=np.zeros_like(row_sum), where=row_sum > 0)
-        normalised = sp.csr_matrix(sp.diags(scale) @ raw)
-        if self.self_weight > 0:
-            # Rows with neighbours sum to 1 + s, rows without to s: divide by that total.
-            total = (row_sum > 0) + self.self_weight
-            own = sp.identity(n_items, format="csr") * self.self_weight
-            normalised = sp.csr_matrix(sp.diags(1.0 / total) @ (normalised + own))
-        self.similarity_ = normalised
-        self.similarity_.sort_indices()
-        self.similarity_row_sum_ = np.asarray(self.similarity_.sum(axis=1)).ravel()
+        self.similarity_ = similarity.matrix
+        self.similarity_row_sum_ = similarity.row_sum
+        self._held_out_similarity = similarity.held_out
 
     def _training_data(self) -> Any:
         from decayrec.models._learned_torch import TrainingData
@@ -347,7 +353,12 @@ class LearnedDecay(Recommender):
                 "two events."
             )
         train, holdout = self._split_targets(predictions)
-        recent = self._recent_shares(predictions)
+        columns = self.user_events_.columns
+        within = leave_user_out_shares(
+            columns.user, columns.item, self.item_slot_[columns.item], predictions.position,
+            self.n_items,
+        )  # fmt: skip
+        recent = self._recent_shares(predictions, within)
         mean, scale = self._feature_scaling(predictions, train)
         return TrainingData(
             columns=self.user_events_.columns,
@@ -356,19 +367,22 @@ class LearnedDecay(Recommender):
             holdout_rows=holdout,
             no_category=self.no_category_,
             session_gap=self.session_gap_seconds_,
-            within_category_share=self.within_category_share_,
+            within_share=within,
             recent_share=recent,
             slot_share=self.slot_share_,
-            similarity=self.similarity_,
+            similarity=self._held_out_similarity,
+            similarity_row_sum=self.similarity_row_sum_,
             feature_mean=mean,
             feature_scale=scale,
         )
 
-    def _recent_shares(self, predictions: Predictions) -> FloatArray:
-        """Each target's share of its category's recent popularity, just before it happened."""
+    def _recent_shares(self, predictions: Predictions, static: FloatArray) -> FloatArray:
+        """Each target's share of its category's recent popularity, just before it happened.
+
+        ``static`` (the all-time share) stands in where the category has no earlier event.
+        """
         grouped = self.user_events_.columns
         target = predictions.position
-        static = self.within_category_share_[grouped.item[target]]
         half_life = self.popularity_half_life_seconds_
         if not np.isfinite(half_life):
             return static.copy()
@@ -475,10 +489,12 @@ class LearnedDecay(Recommender):
         window, _, evidence, repeat, session = self._evidence(user_index, at)
         params = self.parameters_
         share = self._within_share(at)
-        scores, total = self._routed(window, evidence, repeat, share)
+        scores, total = self._routed(window, evidence, repeat, share, params.mixture)
         scores += params.exploration * (params.exploration_share[self.item_slot_] * share)
         scores /= (total + params.exploration)[:, None]
-        session_scores, session_total = self._routed(window, session, None, share)
+        session_scores, session_total = self._routed(
+            window, session, None, share, params.session_mixture
+        )
         live = session_total > 0
         if live.any():
             session_share = params.session_share
@@ -509,14 +525,16 @@ class LearnedDecay(Recommender):
         evidence: FloatArray,
         repeat: FloatArray | None,
         share: FloatArray,
+        mixture: FloatArray,
     ) -> tuple[FloatArray, FloatArray]:
-        """Evidence routed to every item (plus due repeats), and its closed-form total per row.
+        """Evidence routed to every item by ``mixture`` (plus due repeats), and its closed-form
+        total per row.
 
         Sums run over each row's real events in order (``bincount``), so a row's values do not
         depend on how wide its batch was padded.
         """
         columns = self.user_events_.columns
-        alpha_cat, alpha_item, alpha_sim = self.parameters_.mixture
+        alpha_cat, alpha_item, alpha_sim = mixture
         n_rows, n_items, n_slots = window.valid.shape[0], self.n_items, self.no_category_ + 1
         cells = window.valid
         row = np.broadcast_to(np.arange(n_rows)[:, None], cells.shape)[cells]
@@ -575,10 +593,9 @@ class LearnedDecay(Recommender):
         share = self._within_share(instants)
         q = float(share[0, item])
         similar = self.similarity_[hist_items].toarray()[:, item] if len(hist_items) else c
-        route = alpha_cat * q * (hist_slots == slot) + alpha_sim * similar
         same_item = (hist_items == item).astype(np.float64)
-        _, total = self._routed(window, evidence, repeat, share)
-        _, session_total = self._routed(window, session, None, share)
+        _, total = self._routed(window, evidence, repeat, share, params.mixture)
+        _, session_total = self._routed(window, session, None, share, params.session_mixture)
         z = float(total[0]) + params.exploration
         session_share = params.session_share if session_total[0] > 0 else 0.0
         long_term = (1.0 - session_share) / z
@@ -593,7 +610,9 @@ class LearnedDecay(Recommender):
         components["popularity"] = float(new_interest * q * long_term)
         session_part = np.zeros(len(c))
         if session_share:
-            session_part = session_share * s_w * (route + alpha_item * same_item) / session_total[0]
+            s_cat, s_item, s_sim = params.session_mixture
+            route = s_cat * q * (hist_slots == slot) + s_item * same_item + s_sim * similar
+            session_part = session_share * s_w * route / session_total[0]
         components["session"] = float(session_part.sum())
         contribution = sum(parts.values()) * long_term + session_part
         total_interest = float(c.sum())

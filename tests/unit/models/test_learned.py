@@ -94,15 +94,21 @@ def test_numpy_scores_match_the_training_likelihood(
     model = fitted
     data = model._training_data()
     params = model.parameters_
+    columns = model.user_events_.columns
+    # Training reads its tables with each target's user left out; the formula is the same
+    # with the tables scoring reads, which is what this test compares.
     data = dataclasses.replace(
-        data, feature_mean=params.feature_mean, feature_scale=params.feature_scale
+        data,
+        feature_mean=params.feature_mean,
+        feature_scale=params.feature_scale,
+        similarity=model.similarity_,
+        within_share=model.within_category_share_[columns.item[data.predictions.position]],
     )
     module = _LearnedDecayModule(
         model.no_category_ + 1, len(data.feature_mean), _config(model), data.slot_share
     )
     module.load_parameters(params)
     predictions = data.predictions
-    columns = model.user_events_.columns
     # Targets whose previous event is strictly earlier (no tie at the target's instant), some
     # opening a visit and some inside one.
     earlier = columns.seconds[predictions.position - 1] < predictions.seconds - 1e-3
@@ -116,7 +122,8 @@ def test_numpy_scores_match_the_training_likelihood(
             np.array([predictions.seconds[row] - 1e-3]),
         )[0]
         expected -= predictions.weight[row] * np.log(scores[columns.item[position]])
-    batch = _make_batch(data, rows, _SimilarityLookup(model.similarity_))
+    lookup = _SimilarityLookup(model.similarity_, model.similarity_row_sum_)
+    batch = _make_batch(data, rows, lookup)
     with torch.no_grad():
         nll = float(module.negative_log_likelihood(batch))
     assert nll == pytest.approx(expected, rel=1e-4)
@@ -310,7 +317,25 @@ def test_self_weight_keeps_part_of_the_evidence_on_the_item(shop: SimulatedShop)
     assert np.allclose(recs.scores[~recs.fallback].sum(axis=1), 1.0)
 
 
-def test_evaluate_picks_self_weight_on_validation(shop: SimulatedShop) -> None:
+def test_raw_similarity_keeps_each_rows_mass(shop: SimulatedShop) -> None:
+    from decayrec.models.item2item import cooccurrence_counts, item_similarity
+
+    model = FAST(similarity="cooccurrence", normalise_similarity=False).fit(shop.events)
+    columns, n_users = model.columns_, len(model.events_.users)
+    raw = item_similarity(
+        cooccurrence_counts(columns.user, columns.item, n_users, model.n_items),
+        "cooccurrence", max_neighbours=model.max_neighbours,
+    ).toarray()  # fmt: skip
+    row_sum = raw.sum(axis=1)
+    # One global scale (the mean row is 1), so rows keep their relative mass.
+    assert np.allclose(model.similarity_.toarray(), raw / row_sum[row_sum > 0].mean())
+    log = shop.events
+    users = log.users.raw(np.arange(10))
+    recs = model.recommend(users, at=log.timestamp_seconds.max(), n=model.n_items, exclude="none")
+    assert np.allclose(recs.scores[~recs.fallback].sum(axis=1), 1.0)
+
+
+def test_evaluate_picks_the_similarity_on_validation(shop: SimulatedShop) -> None:
     from decayrec.data.split import temporal_split
     from decayrec.eval.runner import ModelSpec, evaluate_models
 
@@ -328,8 +353,8 @@ def test_evaluate_picks_self_weight_on_validation(shop: SimulatedShop) -> None:
         chosen = {key: result_of_model.params[key] for key in expected[0]}
         assert chosen in expected
     fixed = evaluate_models(
-        split, [ModelSpec("learned-decay", {**fast, "self_weight": 0.5})],
+        split, [ModelSpec("learned-decay", {**fast, "similarity": "cosine"})],
         repeats="allow", ks=(10,), add_no_decay_baselines=False,
     )  # fmt: skip
     assert fixed.results[0].tuning is None
-    assert fixed.results[0].params["self_weight"] == 0.5
+    assert fixed.results[0].params["similarity"] == "cosine"

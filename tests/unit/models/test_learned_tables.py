@@ -1,0 +1,68 @@
+"""LearnedDecay's training tables: the target's own user left out, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from decayrec.models._learned_tables import ItemSimilarity, leave_user_out_shares
+from decayrec.models.item2item import SimilarityName, cooccurrence_counts, item_similarity
+
+
+def _log(seed: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 30, 25
+    users = rng.integers(0, n_users, 400)
+    items = (rng.zipf(1.6, 400) - 1) % n_items  # popular and rare items
+    return users.astype(np.int32), items.astype(np.int32), n_users, n_items
+
+
+@pytest.mark.parametrize("measure", ["cooccurrence", "jaccard", "cosine", "lift", "inclusion"])
+def test_held_out_similarity_is_the_similarity_without_the_user(measure: SimilarityName) -> None:
+    users, items, n_users, n_items = _log(0)
+    tables = ItemSimilarity(
+        users, items, n_users, n_items,
+        measure=measure, max_neighbours=n_items, self_weight=0.0, normalise=False,
+    )  # fmt: skip
+    full = item_similarity(cooccurrence_counts(users, items, n_users, n_items), measure)
+    row_sum = np.asarray(full.sum(axis=1)).ravel()
+    scale = row_sum[row_sum > 0].mean()
+    held_out = tables.held_out.toarray() * scale
+    checked = 0
+    for user in range(n_users):
+        mine = np.unique(items[users == user])
+        others = users != user
+        without = item_similarity(
+            cooccurrence_counts(users[others], items[others], n_users, n_items), measure
+        ).toarray()
+        for h in mine:
+            for t in mine:
+                if h != t and full[h, t] > 0:
+                    assert held_out[h, t] == pytest.approx(without[h, t], abs=1e-12)
+                    checked += 1
+    assert checked > 50
+
+
+def test_similarity_rows_sum_to_one_when_normalised() -> None:
+    users, items, n_users, n_items = _log(1)
+    tables = ItemSimilarity(
+        users, items, n_users, n_items,
+        measure="jaccard", max_neighbours=5, self_weight=0.0, normalise=True,
+    )  # fmt: skip
+    has = tables.row_sum > 0
+    assert np.allclose(tables.row_sum[has], 1.0)
+    assert (np.diff(tables.matrix.indptr) <= 5).all()
+    # Held-out rows never exceed the full ones: one shopper fewer links fewer pairs.
+    assert (tables.held_out.toarray() <= tables.matrix.toarray() + 1e-12).all()
+
+
+def test_shares_leave_the_targets_user_out() -> None:
+    users, items, _, n_items = _log(2)
+    slots = (items % 4).astype(np.int64)
+    targets = np.arange(len(users), dtype=np.int64)
+    got = leave_user_out_shares(users, items, slots, targets, n_items)
+    for e in range(len(users)):
+        others = users != users[e]
+        in_slot = others & (slots == slots[e])
+        expected = (in_slot & (items == items[e])).sum() / in_slot.sum() if in_slot.any() else 0
+        assert got[e] == pytest.approx(expected)
