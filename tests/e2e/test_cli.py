@@ -241,6 +241,7 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     assert report.returncode == 0, report.stderr
     assert "Half-life per category (top 3 by events)" in report.stdout
     assert "favourite" in report.stdout and "95% interval" in report.stdout
+    assert "evidence mix category" in report.stdout and "within a visit category" in report.stdout
     assert png.stat().st_size > 10_000
     other = tmp_path / "profile"
     run_cli("fit", "--data", str(shop_csv), "--model", "decayed-profile", "--out", str(other))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +13,7 @@ from decayrec.cli._app import app, console
 from decayrec.errors import InvalidParameterError
 from decayrec.eval.plots import plot_learned_half_lives
 from decayrec.models import LearnedDecay, load_model
+from decayrec.models._learned_params import SOURCES
 
 __all__: list[str] = []
 
@@ -46,7 +47,7 @@ def decay(
         f"global half-life {_days(overall['half_life_days'])} "
         f"[{_days(overall['lower_days'])}, {_days(overall['upper_days'])}]; "
         f"session share {params.session_share:.2f}; "
-        "evidence mix " + ", ".join(f"{name} {share:.2f}" for name, share in params.sources.items())
+        "evidence mix " + _mix(params.mixture) + "; within a visit " + _mix(params.session_mixture)
     )
     categories = table.filter(table["level"] == "category").sort("events", descending=True)
     console.print(_table(f"Half-life per category (top {top} by events)", categories.head(top)))
@@ -94,3 +95,10 @@ def _table(title: str, frame: object, *, weights: bool = False) -> Table:
             cells.append(f"{row['weight']:.2f}")
         grid.add_row(*cells)
     return grid
+
+
+def _mix(mixture: Any) -> str:
+    """``category 0.10, item 0.84, similar_items 0.06``: shares of the evidence routes."""
+    return ", ".join(
+        f"{name} {float(share):.2f}" for name, share in zip(SOURCES, mixture, strict=True)
+    )
