@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -13,7 +13,6 @@ from decayrec.cli._app import app, console
 from decayrec.errors import InvalidParameterError
 from decayrec.eval.plots import plot_learned_half_lives
 from decayrec.models import LearnedDecay, load_model
-from decayrec.models._learned_params import SOURCES
 
 __all__: list[str] = []
 
@@ -47,7 +46,7 @@ def decay(
         f"global half-life {_days(overall['half_life_days'])} "
         f"[{_days(overall['lower_days'])}, {_days(overall['upper_days'])}]; "
         f"session share {params.session_share:.2f}; "
-        "evidence mix " + _mix(params.mixture) + "; within a visit " + _mix(params.session_mixture)
+        "evidence mix " + _mix(params.sources) + "; within a visit " + _mix(params.session_sources)
     )
     categories = table.filter(table["level"] == "category").sort("events", descending=True)
     console.print(_table(f"Half-life per category (top {top} by events)", categories.head(top)))
@@ -97,8 +96,6 @@ def _table(title: str, frame: object, *, weights: bool = False) -> Table:
     return grid
 
 
-def _mix(mixture: Any) -> str:
+def _mix(shares: dict[str, float]) -> str:
     """``category 0.10, item 0.84, similar_items 0.06``: shares of the evidence routes."""
-    return ", ".join(
-        f"{name} {float(share):.2f}" for name, share in zip(SOURCES, mixture, strict=True)
-    )
+    return ", ".join(f"{name} {share:.2f}" for name, share in shares.items())

@@ -182,7 +182,16 @@ class DecayParameters:
     @property
     def sources(self) -> dict[str, float]:
         """The mixture weights by source name."""
-        return dict(zip(SOURCES, (float(v) for v in self.mixture), strict=True))
+        return _by_source(self.mixture)
+
+    @property
+    def session_sources(self) -> dict[str, float]:
+        """The visit under way's mixture weights by source name."""
+        return _by_source(self.session_mixture)
+
+
+def _by_source(mixture: FloatArray) -> dict[str, float]:
+    return dict(zip(SOURCES, (float(v) for v in mixture), strict=True))
 
 
 def _category_slot(category: IndexArray, no_category: int) -> IndexArray:

@@ -37,7 +37,7 @@ _TINY: Final = 1e-12
 
 
 class ItemSimilarity:
-    """``S`` for scoring, its leave-one-user-out twin for training, and ``S``'s row sums.
+    """``S`` for scoring and its row sums; :meth:`held_out`, its twin for training.
 
     Parameters
     ----------
@@ -80,15 +80,22 @@ class ItemSimilarity:
         else:
             mean = float(row_sum[row_sum > 0].mean()) if (row_sum > 0).any() else 1.0
             scale = np.full(n_items, 1.0 / mean)
-        scaled = sp.csr_matrix(sp.diags(scale) @ raw)
-        held_out = _leave_user_out(scaled, counts, measure)
-        own = sp.identity(n_items, format="csr") * self_weight
+        self._counts, self._measure = counts, measure
+        self._scaled = sp.csr_matrix(sp.diags(scale) @ raw)
+        self._own = sp.identity(n_items, format="csr") * self_weight
         # Normalised rows sum to 1 + s (rows without neighbours to s): back to 1.
         total = ((row_sum > 0) if normalise else 1.0) + np.full(n_items, self_weight)
-        divisor = sp.diags(np.divide(1.0, total, out=np.zeros(n_items), where=total > 0))
-        self.matrix: sp.csr_matrix = _sorted(divisor @ (scaled + own))
-        self.held_out: sp.csr_matrix = _sorted(divisor @ (held_out + own))
+        self._divisor = sp.diags(np.divide(1.0, total, out=np.zeros(n_items), where=total > 0))
+        self.matrix: sp.csr_matrix = _sorted(self._divisor @ (self._scaled + self._own))
         self.row_sum: FloatArray = np.asarray(self.matrix.sum(axis=1)).ravel()
+
+    def held_out(self) -> sp.csr_matrix:
+        """The similarity training reads: :attr:`matrix` with one shopper's pairs removed.
+
+        Computed on request (only training needs it, never scoring or loading).
+        """
+        less_one = _leave_user_out(self._scaled, self._counts, self._measure)
+        return _sorted(self._divisor @ (less_one + self._own))
 
 
 def _leave_user_out(

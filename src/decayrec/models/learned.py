@@ -305,18 +305,21 @@ class LearnedDecay(Recommender):
         return self
 
     def _fit_state(self) -> None:
-        self._build_tables()
+        similarity = self._build_tables()
         restored: DecayParameters | None = getattr(self, "_restored", None)
         if restored is not None:
             self.parameters_ = restored
             return
-        data = self._training_data()
+        data = self._training_data(similarity)
         result = self._train(data)
         self.parameters_ = result.parameters
         self._record(result)
 
-    def _build_tables(self) -> None:
-        """The static item tables: category share ``q``, catalogue share ``p``, similarity."""
+    def _build_tables(self) -> ItemSimilarity:
+        """The static item tables: category share ``q``, catalogue share ``p``, similarity.
+
+        Returns the similarity's tables, whose leave-one-user-out twin training reads.
+        """
         columns = self.columns_
         n_items = self.n_items
         self.no_category_ = len(self.events_.categories)
@@ -339,9 +342,9 @@ class LearnedDecay(Recommender):
         )
         self.similarity_ = similarity.matrix
         self.similarity_row_sum_ = similarity.row_sum
-        self._held_out_similarity = similarity.held_out
+        return similarity
 
-    def _training_data(self) -> Any:
+    def _training_data(self, similarity: ItemSimilarity) -> Any:
         from decayrec.models._learned_torch import TrainingData
 
         predictions = find_predictions(
@@ -361,7 +364,7 @@ class LearnedDecay(Recommender):
         recent = self._recent_shares(predictions, within)
         mean, scale = self._feature_scaling(predictions, train)
         return TrainingData(
-            columns=self.user_events_.columns,
+            columns=columns,
             predictions=predictions,
             train_rows=train,
             holdout_rows=holdout,
@@ -370,7 +373,7 @@ class LearnedDecay(Recommender):
             within_share=within,
             recent_share=recent,
             slot_share=self.slot_share_,
-            similarity=self._held_out_similarity,
+            similarity=similarity.held_out(),
             similarity_row_sum=self.similarity_row_sum_,
             feature_mean=mean,
             feature_scale=scale,

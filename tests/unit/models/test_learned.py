@@ -92,7 +92,7 @@ def test_numpy_scores_match_the_training_likelihood(
     )
 
     model = fitted
-    data = model._training_data()
+    data = model._training_data(model._build_tables())
     params = model.parameters_
     columns = model.user_events_.columns
     # Training reads its tables with each target's user left out; the formula is the same

@@ -27,7 +27,7 @@ def test_held_out_similarity_is_the_similarity_without_the_user(measure: Similar
     full = item_similarity(cooccurrence_counts(users, items, n_users, n_items), measure)
     row_sum = np.asarray(full.sum(axis=1)).ravel()
     scale = row_sum[row_sum > 0].mean()
-    held_out = tables.held_out.toarray() * scale
+    held_out = tables.held_out().toarray() * scale
     checked = 0
     for user in range(n_users):
         mine = np.unique(items[users == user])
@@ -53,7 +53,7 @@ def test_similarity_rows_sum_to_one_when_normalised() -> None:
     assert np.allclose(tables.row_sum[has], 1.0)
     assert (np.diff(tables.matrix.indptr) <= 5).all()
     # Held-out rows never exceed the full ones: one shopper fewer links fewer pairs.
-    assert (tables.held_out.toarray() <= tables.matrix.toarray() + 1e-12).all()
+    assert (tables.held_out().toarray() <= tables.matrix.toarray() + 1e-12).all()
 
 
 def test_shares_leave_the_targets_user_out() -> None:
