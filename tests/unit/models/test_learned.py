@@ -174,6 +174,22 @@ def test_save_load_round_trips_exactly_without_torch(
         assert all(arrays[key].dtype != object for key in arrays.files)
 
 
+def test_a_model_saved_before_visits_had_their_own_routing_loads(
+    fitted: LearnedDecay, tmp_path: Path
+) -> None:
+    """Arrays without ``session_mixture`` (saved before it existed) route visits like the rest."""
+    fitted.save(tmp_path / "model")
+    path = tmp_path / "model" / "arrays.npz"
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    key = next(k for k in arrays if k.endswith("session_mixture"))
+    del arrays[key]
+    np.savez(path, **arrays)
+    loaded = load_model(tmp_path / "model")
+    assert isinstance(loaded, LearnedDecay)
+    np.testing.assert_array_equal(loaded.parameters_.session_mixture, fitted.parameters_.mixture)
+
+
 def test_fit_without_torch_names_the_extra(
     shop: SimulatedShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
