@@ -240,6 +240,7 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     report = run_cli("report", "decay", "--model", str(model_dir), "--png", str(png), "--top", "3")
     assert report.returncode == 0, report.stderr
     assert "Half-life per category (top 3 by events)" in report.stdout
+    assert "of view events" in report.stdout  # the reference the rows are quoted for
     assert "favourite" in report.stdout and "95% interval" in report.stdout
     assert "evidence mix category" in report.stdout and "within a visit category" in report.stdout
     assert png.stat().st_size > 10_000

@@ -49,9 +49,18 @@ def decay(
         "evidence mix " + _mix(params.sources) + "; within a visit " + _mix(params.session_sources)
     )
     categories = table.filter(table["level"] == "category").sort("events", descending=True)
-    console.print(_table(f"Half-life per category (top {top} by events)", categories.head(top)))
-    console.print(_table("Per event type (weight relative to a view)", table.filter(
-        table["level"] == "event_type"), weights=True))  # fmt: skip
+    reference = model.reference_event_type_.label
+    console.print(_table(
+        f"Half-life per category (top {top} by events)",
+        categories.head(top),
+        caption=f"of {reference} events",
+    ))  # fmt: skip
+    console.print(_table(
+        "Per event type",
+        table.filter(table["level"] == "event_type"),
+        caption=f"in the average category; weight relative to {reference}",
+        weights=True,
+    ))  # fmt: skip
     cycles = model.repeat_cycles_.sort("purchases", descending=True).head(top)
     if len(cycles) and params.decays:
         grid = Table(title="Re-purchase cycles (top by purchases)")
@@ -78,8 +87,8 @@ def _days(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.2f}d"
 
 
-def _table(title: str, frame: object, *, weights: bool = False) -> Table:
-    grid = Table(title=title)
+def _table(title: str, frame: object, *, caption: str, weights: bool = False) -> Table:
+    grid = Table(title=title, caption=caption)
     columns = ["key", "events", "half-life", "95% interval"] + (["weight"] if weights else [])
     for name in columns:
         grid.add_column(name, justify="left" if name == "key" else "right")

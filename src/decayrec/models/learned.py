@@ -144,7 +144,7 @@ class LearnedDecay(Recommender):
     >>> log = simulate_shop(ShopConfig(n_users=300, n_items=120, n_categories=6, days=60)).events
     >>> model = LearnedDecay(max_epochs=3).fit(log)  # doctest: +SKIP
     >>> model.half_lives_.columns  # doctest: +SKIP
-    ['level', 'key', 'events', 'half_life_days', 'lower_days', 'upper_days', 'weight']
+    ['level', 'key', 'events', 'half_life_days', 'lower_days', 'upper_days', 'weight', 'reference']
     """
 
     name: ClassVar[str] = "learned-decay"
@@ -624,7 +624,8 @@ class LearnedDecay(Recommender):
         half_life = None
         if self.decays:
             adjust = params.user_adjustment(features)
-            log_h = params.log_half_life_days(np.array([slot]), np.array([EventType.VIEW]), adjust)
+            reference_type = np.array([self.reference_event_type_])
+            log_h = params.log_half_life_days(np.array([slot]), reference_type, adjust)
             half_life = timedelta(days=float(np.exp(log_h[0])))
         return Explanation(
             user_id=self.events_.users.raw([user])[0],
@@ -647,13 +648,25 @@ class LearnedDecay(Recommender):
 
     # ------------------------------------------------------------------ reading the fit
     @property
+    def reference_event_type_(self) -> EventType:
+        """The log's most frequent event type: the one category half-lives are quoted for."""
+        self._check_fitted()
+        counts = np.bincount(self.columns_.event_type, minlength=len(EventType))
+        return EventType(int(np.argmax(counts)))
+
+    @property
     def half_lives_(self) -> pl.DataFrame:
         """Learned half-lives: the global value, one row per category and per event type.
 
-        ``half_life_days`` is for the average user (the per-user adjustment is centred there:
-        ``a_user = 0``) and, for categories, for views; ``lower_days`` /
-        ``upper_days`` are ``exp(log h ± 1.96 se)`` with ``se`` from the empirical Fisher
-        information. Event-type rows also give the learned weight relative to a view.
+        Half-lives are ``exp(g + δ_category + τ_type)`` for the average user (the per-user
+        adjustment is centred there: ``a_user = 0``). The three terms are identified only up
+        to shifts between them, so each row fixes the other term at the log's own reference:
+        category rows are for the log's most frequent event type, event-type rows for its
+        average category (``δ`` averaged over events), and the global row for both, i.e. the
+        half-life of a typical event of this log. ``lower_days`` / ``upper_days`` are
+        ``exp(log h ± 1.96 se)`` with ``se`` from the empirical Fisher information.
+        Event-type rows also give the learned weight relative to the reference event type
+        (``reference`` marks it).
         """
         self._check_fitted()
         params = self.parameters_
@@ -667,17 +680,20 @@ class LearnedDecay(Recommender):
         slots = np.where(columns.category >= 0, columns.category, n_cats)
         cat_events = np.bincount(slots, minlength=n_cats + 1)
         type_events = np.bincount(columns.event_type, minlength=len(EventType))
-        view = params.type_offset[EventType.VIEW]
+        reference_type = self.reference_event_type_
+        type_term = params.type_offset[reference_type]
+        category_term = float(np.average(params.category_offset, weights=cat_events))
         g = params.global_log_half_life
-        cat_log = g + params.category_offset + view
-        type_log = g + params.type_offset
+        cat_log = g + params.category_offset + type_term
+        type_log = g + category_term + params.type_offset
         cat_se = self.category_log_se_ if se is not None else np.full(n_cats + 1, np.nan)
         type_se = getattr(self, "type_log_se_", np.full(len(EventType), np.nan))
         global_se = float(getattr(self, "global_log_se_", np.nan))
-        reference = params.type_weight[EventType.VIEW]
+        reference = params.type_weight[reference_type]
         keys = ["(all)"]
         levels = ["global"]
-        logs, ses, events, weights = [g + view], [global_se], [len(columns.item)], [np.nan]
+        logs, ses = [g + category_term + type_term], [global_se]
+        events, weights, is_reference = [len(columns.item)], [np.nan], [False]
         cat_names = [*self.events_.categories.raw(np.arange(n_cats)), "(none)"]
         for slot in np.flatnonzero(cat_events):
             levels.append("category")
@@ -686,6 +702,7 @@ class LearnedDecay(Recommender):
             ses.append(cat_se[slot])
             events.append(int(cat_events[slot]))
             weights.append(np.nan)
+            is_reference.append(False)
         for kind in EventType:
             if not type_events[kind]:
                 continue
@@ -695,6 +712,7 @@ class LearnedDecay(Recommender):
             ses.append(type_se[kind])
             events.append(int(type_events[kind]))
             weights.append(params.type_weight[kind] / reference if reference > 0 else np.nan)
+            is_reference.append(int(kind) == reference_type)
         log_arr, se_arr = np.array(logs, dtype=np.float64), np.array(ses, dtype=np.float64)
         return pl.DataFrame(
             {
@@ -705,6 +723,7 @@ class LearnedDecay(Recommender):
                 "lower_days": np.exp(log_arr - 1.96 * se_arr),
                 "upper_days": np.exp(log_arr + 1.96 * se_arr),
                 "weight": np.array(weights, dtype=np.float64),
+                "reference": is_reference,
             }
         )
 

@@ -202,12 +202,27 @@ def test_half_life_table_and_user_factors(fitted: LearnedDecay, shop: SimulatedS
     table = fitted.half_lives_
     assert table.columns == [
         "level", "key", "events", "half_life_days", "lower_days", "upper_days", "weight",
+        "reference",
     ]  # fmt: skip
     assert set(table["level"]) == {"global", "category", "event_type"}
     ok = table.filter(table["events"] > 0)
     assert (ok["lower_days"] <= ok["half_life_days"]).all()
     assert (ok["half_life_days"] <= ok["upper_days"]).all()
-    assert table.filter(level="event_type", key="view")["weight"].item() == pytest.approx(1.0)
+    # The reference is the log's most frequent event type; weights are relative to it.
+    types = table.filter(level="event_type")
+    reference = types.filter(pl.col("reference"))
+    assert reference["key"].item() == types.sort("events")["key"][-1] == "view"
+    assert reference["weight"].item() == pytest.approx(1.0)
+    # The rows quote one model at one reference point: the global row is a typical event's
+    # half-life, i.e. the reference type's row and the event-weighted geometric mean of the
+    # category rows.
+    overall = table.filter(level="global")["half_life_days"].item()
+    assert reference["half_life_days"].item() == pytest.approx(overall)
+    categories = table.filter(level="category")
+    mean_log = np.average(
+        np.log(categories["half_life_days"].to_numpy()), weights=categories["events"].to_numpy()
+    )
+    assert np.exp(mean_log) == pytest.approx(overall)
     factors = fitted.user_half_life_factors(
         ["u0", "u1", "nobody"], at=shop.events.timestamp_seconds.max()
     )
