@@ -34,7 +34,7 @@ def _root(
 
 def _register() -> None:
     # Subcommand modules add themselves to ``app`` on import.
-    from decayrec.cli import data, demo, evaluate, fit, report, tune  # noqa: F401
+    from decayrec.cli import data, demo, evaluate, fit, report, serve, tune  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

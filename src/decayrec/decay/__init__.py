@@ -1,4 +1,4 @@
-"""Decay: kernels, batch interest profiles and the exact online state.
+"""Decay: kernels, batch interest profiles, the exact online state and its kernel mixtures.
 
 Why one package: every model and the service read interest through these few functions, so
 the decay model (kernel, half-life, event weights) is defined and tested in one place.
@@ -21,15 +21,18 @@ from decayrec.decay.kernels import (
     validate_half_lives,
     validate_kernel,
 )
+from decayrec.decay.mixture import ExponentialMixture, exponential_mixture
 from decayrec.decay.online import ExponentialDecayState
 
 __all__ = [
     "KERNELS",
     "ExponentialDecayState",
+    "ExponentialMixture",
     "InterestKey",
     "decay_weights",
     "decayed_interest",
     "event_decay_weights",
+    "exponential_mixture",
     "forecast_interest",
     "normalize_interest",
     "sum_by_key",

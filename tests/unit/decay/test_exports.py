@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import decayrec.decay as decay
-from decayrec.decay import interest, kernels, online
+from decayrec.decay import interest, kernels, mixture, online
 
 
 def isort_key(name: str) -> tuple[int, str]:
@@ -19,5 +19,5 @@ def test_all_is_sorted_and_complete():
 
 
 def test_every_module_export_is_re_exported():
-    for module in (interest, kernels, online):
+    for module in (interest, kernels, mixture, online):
         assert set(module.__all__) <= set(decay.__all__), module.__name__

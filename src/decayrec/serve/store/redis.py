@@ -1,0 +1,109 @@
+"""The Redis event store: one Lua script per batch, shared by every service instance.
+
+Keys (under ``prefix``): ``{prefix}:ids``, the set of stored event ids, and ``{prefix}:log``,
+the list of stored events in acknowledgement order (one JSON array per event). The script
+adds an event to both only when ``SADD`` says its id is new, so a batch is applied atomically
+and idempotently even when several instances ingest at once. How durable an acknowledged
+event is depends on the server's persistence settings (``appendonly yes`` and
+``appendfsync always`` for the embedded store's guarantee).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from decayrec.errors import MissingExtraError
+from decayrec.serve.state import EventArrays
+from decayrec.serve.store.base import StoredEvents, first_occurrence
+
+__all__ = ["RedisStore"]
+
+_APPEND: Final = """
+local added = {}
+for i = 1, #ARGV, 2 do
+    if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+        redis.call('RPUSH', KEYS[2], ARGV[i + 1])
+        added[#added + 1] = 1
+    else
+        added[#added + 1] = 0
+    end
+end
+return added
+"""
+_READ_CHUNK: Final = 50_000
+
+
+class RedisStore:
+    """Events in the Redis server at ``url`` (``redis://host:port/db``)."""
+
+    def __init__(self, url: str, *, prefix: str = "decayrec") -> None:
+        try:
+            import redis
+        except ImportError as exc:
+            raise MissingExtraError(
+                f"The Redis store needs the redis client: pip install 'decayrec[redis]' ({exc})."
+            ) from exc
+        self.description = url
+        self._client: Any = redis.Redis.from_url(url)
+        self._client.ping()
+        self._ids, self._log = f"{prefix}:ids", f"{prefix}:log"
+        self._append = self._client.register_script(_APPEND)
+
+    def append(self, batch: StoredEvents) -> npt.NDArray[np.bool_]:
+        first = first_occurrence(batch.event_id)
+        rows = np.flatnonzero(first)
+        e = batch.events
+        arguments: list[str] = []
+        for r in rows.tolist():
+            arguments.append(batch.event_id[r])
+            arguments.append(
+                json.dumps(
+                    [
+                        batch.event_id[r],
+                        e.user_id[r],
+                        e.item_id[r],
+                        e.category_id[r],
+                        float(e.seconds[r]),
+                        int(e.event_type[r]),
+                    ]
+                )
+            )
+        added = self._append(keys=[self._ids, self._log], args=arguments) if rows.size else []
+        out = np.zeros(len(batch), dtype=bool)
+        out[rows] = np.asarray(added, dtype=bool)
+        return out
+
+    def read_since(self, offset: int) -> StoredEvents:
+        rows: list[list[Any]] = []
+        while True:
+            chunk = self._client.lrange(self._log, offset, offset + _READ_CHUNK - 1)
+            rows.extend(json.loads(raw) for raw in chunk)
+            offset += len(chunk)
+            if len(chunk) < _READ_CHUNK:
+                break
+        columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
+        ids, users, items, categories, seconds, kinds = columns
+        return StoredEvents(
+            list(ids),
+            EventArrays(
+                user_id=list(users),
+                item_id=list(items),
+                category_id=list(categories),
+                seconds=np.asarray(seconds, dtype=np.float64),
+                event_type=np.asarray(kinds, dtype=np.uint8),
+            ),
+        )
+
+    def count(self) -> int:
+        return int(self._client.llen(self._log))
+
+    def clear(self) -> None:
+        """Delete this store's keys (tests and fresh starts)."""
+        self._client.delete(self._ids, self._log)
+
+    def close(self) -> None:
+        self._client.close()
