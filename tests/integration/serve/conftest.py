@@ -53,14 +53,18 @@ def as_payload(log: EventLog, prefix: str = "e") -> list[dict[str, object]]:
     frame = log.frame
     users = log.users.raw(frame["user_index"].to_numpy())
     items = log.items.raw(frame["item_index"].to_numpy())
-    categories = log.categories.raw(frame["category_index"].to_numpy())
+    codes = frame["category_index"].to_numpy()
+    categories = [
+        str(c) if k >= 0 else None
+        for c, k in zip(log.categories.raw(np.maximum(codes, 0)), codes, strict=True)
+    ]
     kinds = frame["event_type"].to_numpy()
     return [
         {
             "event_id": f"{prefix}{k}",
             "user_id": str(u),
             "item_id": str(i),
-            "category_id": None if c is None else str(c),
+            "category_id": c,
             "event_type": EventType(int(t)).label,
             "timestamp": float(s),
         }
