@@ -248,3 +248,19 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     run_cli("fit", "--data", str(shop_csv), "--model", "decayed-profile", "--out", str(other))
     wrong = run_cli("report", "decay", "--model", str(other))
     assert wrong.returncode == 2 and "learned-decay" in wrong.stderr
+
+
+def test_serve_refuses_what_it_cannot_serve_before_binding(
+    run_cli, shop_csv: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    knn = tmp_path / "knn"
+    run_cli("fit", "--data", str(shop_csv), "--model", "decayed-itemknn", "--out", str(knn))
+    wrong = run_cli("serve", "--model", str(knn))
+    assert wrong.returncode == 2 and "decayed-profile" in wrong.stderr
+    profile = tmp_path / "profile"
+    run_cli("fit", "--data", str(shop_csv), "--out", str(profile))
+    exposed = run_cli("serve", "--model", str(profile), "--host", "0.0.0.0")
+    assert exposed.returncode == 2 and "DECAYREC_API_KEYS" in exposed.stderr
+    document = tmp_path / "openapi.json"
+    assert run_cli("serve", "--openapi", str(document)).returncode == 0
+    assert "/v1/events" in document.read_text()

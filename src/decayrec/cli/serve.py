@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from decayrec.cli._app import app, console
-from decayrec.errors import MissingExtraError
+from decayrec.errors import InvalidParameterError, MissingExtraError
+from decayrec.models import DecayedProfile
+from decayrec.models._persistence import read_manifest
 from decayrec.serve.settings import ServeSettings
 
 __all__: list[str] = []
@@ -29,14 +31,22 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    openapi: Annotated[
+        Path | None,
+        typer.Option(help="Write the OpenAPI document to this file and exit (serves nothing)."),
+    ] = None,
 ) -> None:
     """Serve recommendations, interests, re-ranking and audiences, updated per event.
 
     API keys come from DECAYREC_API_KEYS ("key1:read,key2:write+read,key3:admin"); without
     keys the service allows every request and binds to loopback only.
     """
+    if openapi is not None:
+        _write_openapi(openapi)
+        return
     settings = ServeSettings.from_env(model_dir=model, store=store, host=host, port=port)
     settings.check_binding()
+    _check_model(settings.model_dir)
     try:
         import uvicorn
 
@@ -62,3 +72,25 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _write_openapi(path: Path) -> None:
+    """The document the app serves at ``/openapi.json`` (no model or store is opened)."""
+    import json
+
+    from decayrec.serve import create_app
+
+    document = create_app(ServeSettings(model_dir=Path("unused"))).openapi()
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    console.print(f"wrote {path}")
+
+
+def _check_model(folder: Path) -> None:
+    """Fail fast, before binding a port, on a folder the service cannot serve."""
+    manifest, manifest_path = read_manifest(folder)
+    if manifest.get("name") != DecayedProfile.name:
+        raise InvalidParameterError(
+            f"{manifest_path}: holds a {manifest.get('name')} model; the service keeps "
+            "decayed-profile models up to date online (fit one with `decayrec fit --model "
+            "decayed-profile`)."
+        )

@@ -23,8 +23,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final, Literal
 
 import numpy as np
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, Security
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import APIKeyHeader
 
 from decayrec import __version__
 from decayrec._time import from_seconds, parse_duration, parse_instant
@@ -50,6 +51,12 @@ from decayrec.serve.store import EventStore, StoredEvents, open_store
 __all__ = ["create_app"]
 
 _REPLAY_CHUNK: Final = 100_000
+#: Where clients put their key; scopes: read (GET, rerank), write (events), admin (reload, all).
+_API_KEY: Final = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="Needed when the service has API keys (DECAYREC_API_KEYS).",
+)
 #: The longest recommendation list one request may ask for.
 MAX_N: Final = 1_000
 #: ``at`` query parameter of the read endpoints (module level: FastAPI resolves it by name).
@@ -193,7 +200,7 @@ def create_app(settings: ServeSettings, *, store: EventStore | None = None) -> F
     _install_errors(app)
 
     def scope(required: Scope) -> Callable[..., None]:
-        def check(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        def check(x_api_key: Annotated[str | None, Security(_API_KEY)] = None) -> None:
             if settings.open:
                 return
             if x_api_key is None or x_api_key not in settings.api_keys:

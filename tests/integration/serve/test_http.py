@@ -173,3 +173,39 @@ def test_api_keys_and_scopes(shop: Shop, tmp_path) -> None:  # type: ignore[no-u
         assert httpx.post(reload, headers={"X-API-Key": "boss"}, timeout=60).status_code == 200
     finally:
         server.stop()
+
+
+def test_reload_swaps_the_model_without_dropping_requests(server: Server, shop: Shop) -> None:
+    import threading
+
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def read_while_reloading() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while not done.is_set():
+                statuses.append(client.get("/v1/users/u1/recommendations").status_code)
+
+    reader = threading.Thread(target=read_while_reloading)
+    reader.start()
+    try:
+        for _ in range(3):
+            assert httpx.post(f"{server.url}/v1/model/reload", timeout=60).status_code == 200
+    finally:
+        done.set()
+        reader.join()
+    assert len(statuses) > 10 and set(statuses) == {200}
+
+
+def test_unknown_user_interests_are_404(server: Server) -> None:
+    reply = httpx.get(f"{server.url}/v1/users/nobody/interests")
+    assert reply.status_code == 404 and "nobody" in reply.text
+
+
+def test_the_service_refuses_a_model_it_cannot_update(shop: Shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from decayrec.models import DecayedItemKNN
+
+    folder = tmp_path / "knn"
+    DecayedItemKNN().fit(shop.train).save(folder)
+    with pytest.raises(RuntimeError, match="decayed-profile"):  # the CLI refuses it
+        Server(folder, f"sqlite:///{tmp_path / 's.db'}").start()
