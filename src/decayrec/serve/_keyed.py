@@ -6,9 +6,11 @@ What: for every key (a flattened ``(user, category)`` pair, an item, ...) ``J`` 
 With one component (``a = b = 1``) that is the exponential kernel exactly; other kernels use
 the mixture of exponentials of :func:`decayrec.decay.exponential_mixture`.
 
-Why batches: an ingestion request carries hundreds of events; grouping them by key with NumPy
-(``np.unique`` + ``bincount``) keeps the per-event cost at a few array operations, and each key
-is still updated in O(1) of its history.
+Why this layout: rows are kept in the order keys first appear (arrays that grow by doubling),
+with a hash map from key to row and, per owner (the key's high 32 bits: the user), the list
+of its rows. A batch of events costs one ``np.unique`` over its keys, one hash lookup per
+*distinct* key and a few array operations, whatever the number of keys held, and a new key
+never moves the others (a sorted layout would copy every array on each insertion).
 
 An event older than its key's ``T`` (out-of-order delivery) is folded in exactly, as
 ``w · 2^(-(T - t) / h)``, without moving ``T``.
@@ -16,21 +18,25 @@ An event older than its key's ``T`` (out-of-order delivery) is folded in exactly
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from decayrec.types import FloatArray
 
-__all__ = ["KeyedSums"]
+__all__ = ["OWNER_SHIFT", "KeyedSums"]
 
 Int64Array = npt.NDArray[np.int64]
+IntpArray = npt.NDArray[np.intp]
+#: A key's owner is ``code >> OWNER_SHIFT`` (the user of a (user, category) key).
+OWNER_SHIFT: Final = 32
 _EMPTY: Final = -np.inf  # reference time of a key that has no event yet
+_MIN_CAPACITY: Final = 1024
 
 
 class KeyedSums:
-    """Running decayed sums per int64 key, with a purchase count per key.
+    """Running decayed sums per int64 key, with event and purchase counts per key.
 
     Parameters
     ----------
@@ -38,19 +44,73 @@ class KeyedSums:
         ``a_j`` and ``b_j`` of the kernel's mixture of exponentials (one each: exponential).
     """
 
-    def __init__(self, component_weights: FloatArray, component_ratios: FloatArray) -> None:
+    def __init__(
+        self,
+        component_weights: FloatArray,
+        component_ratios: FloatArray,
+        *,
+        track_owners: bool = True,
+    ) -> None:
         self.component_weights = np.asarray(component_weights, dtype=np.float64)
         self.component_ratios = np.asarray(component_ratios, dtype=np.float64)
+        self.track_owners = track_owners
+        self._n = 0
+        self._latest = -np.inf
+        self._index: dict[int, int] = {}
+        self._by_owner: dict[int, list[int]] = {}
         n_components = len(self.component_weights)
-        self.codes: Int64Array = np.empty(0, dtype=np.int64)  # sorted, unique
-        self.sums: FloatArray = np.empty((0, n_components))
-        self.last: FloatArray = np.empty(0)
-        self.half_life: FloatArray = np.empty(0)
-        self.purchases: Int64Array = np.empty(0, dtype=np.int64)
-        self.events: Int64Array = np.empty(0, dtype=np.int64)
+        self._codes: Int64Array = np.zeros(0, dtype=np.int64)
+        self._sums: FloatArray = np.zeros((0, n_components))
+        self._last: FloatArray = np.zeros(0)
+        self._half_life: FloatArray = np.zeros(0)
+        self._purchases: Int64Array = np.zeros(0, dtype=np.int64)
+        self._events: Int64Array = np.zeros(0, dtype=np.int64)
+        self._allocate(_MIN_CAPACITY)
+
+    def _allocate(self, capacity: int) -> None:
+        """Grow every array to ``capacity`` rows, keeping the rows held."""
+        n = self._n
+
+        def resized(array: npt.NDArray[Any], fill: float) -> npt.NDArray[Any]:
+            out = np.full((capacity, *array.shape[1:]), fill, dtype=array.dtype)
+            out[:n] = array[:n]
+            return out
+
+        self._codes = resized(self._codes, 0)
+        self._sums = resized(self._sums, 0.0)
+        self._last = resized(self._last, _EMPTY)
+        self._half_life = resized(self._half_life, 1.0)
+        self._purchases = resized(self._purchases, 0)
+        self._events = resized(self._events, 0)
 
     def __len__(self) -> int:
-        return len(self.codes)
+        return self._n
+
+    # ------------------------------------------------------------------ views
+    @property
+    def codes(self) -> Int64Array:
+        """Key of each row (rows in order of first appearance)."""
+        return self._codes[: self._n]
+
+    @property
+    def last(self) -> FloatArray:
+        """Reference time of each row: its key's newest event."""
+        return self._last[: self._n]
+
+    @property
+    def half_life(self) -> FloatArray:
+        """Half-life of each row's key (seconds)."""
+        return self._half_life[: self._n]
+
+    @property
+    def purchases(self) -> Int64Array:
+        """Purchase events folded into each row."""
+        return self._purchases[: self._n]
+
+    @property
+    def events(self) -> Int64Array:
+        """Events folded into each row."""
+        return self._events[: self._n]
 
     # ------------------------------------------------------------------ updates
     def add(
@@ -66,66 +126,84 @@ class KeyedSums:
             return
         keys, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
         inverse = inverse.reshape(-1)
-        self._insert_missing(keys, half_life[first])
-        rows = np.searchsorted(self.codes, keys)
+        rows = self._rows_adding(keys, half_life[first])
         newest = np.full(len(keys), -np.inf)
         np.maximum.at(newest, inverse, seconds)
-        reference = np.maximum(self.last[rows], newest)
-        scale = self.half_life[rows][:, None] * self.component_ratios[None, :]
+        last = self._last[rows]
+        reference = np.maximum(last, newest)
+        scale = self._half_life[rows][:, None] * self.component_ratios[None, :]
         # Old sums move from their reference time to the new one; a key without events has
         # sums of 0 and a reference of -inf, so its factor is taken as 1.
-        elapsed = np.where(np.isfinite(self.last[rows]), reference - self.last[rows], 0.0)
-        carried = self.sums[rows] * _decay(elapsed[:, None], scale)
+        elapsed = np.where(np.isfinite(last), reference - last, 0.0)
+        carried = self._sums[rows] * _decay(elapsed[:, None], scale)
         age = reference[inverse] - seconds
         contribution = weights[:, None] * _decay(age[:, None], scale[inverse])
-        for j in range(self.sums.shape[1]):  # J components, not events
+        for j in range(carried.shape[1]):  # J components, not events
             carried[:, j] += np.bincount(inverse, weights=contribution[:, j], minlength=len(keys))
-        self.sums[rows] = carried
-        self.last[rows] = reference
-        self.purchases[rows] += np.bincount(inverse, weights=purchase, minlength=len(keys)).astype(
+        self._sums[rows] = carried
+        self._last[rows] = reference
+        self._purchases[rows] += np.bincount(inverse, weights=purchase, minlength=len(keys)).astype(
             np.int64
         )
-        self.events[rows] += np.bincount(inverse, minlength=len(keys))
+        self._events[rows] += np.bincount(inverse, minlength=len(keys))
+        self._latest = max(self._latest, float(newest.max()))
 
-    def _insert_missing(self, keys: Int64Array, half_life: FloatArray) -> None:
-        """Add the keys not held yet (empty sums), keeping the codes sorted."""
-        _, present = self.rows_of(keys)
-        if present.all():
-            return
-        missing = np.flatnonzero(~present)
-        at = np.searchsorted(self.codes, keys[missing])
-        self.codes = np.insert(self.codes, at, keys[missing])
-        self.sums = np.insert(self.sums, at, 0.0, axis=0)
-        self.last = np.insert(self.last, at, _EMPTY)
-        self.half_life = np.insert(self.half_life, at, half_life[missing])
-        self.purchases = np.insert(self.purchases, at, 0)
-        self.events = np.insert(self.events, at, 0)
+    def _rows_adding(self, keys: Int64Array, half_life: FloatArray) -> IntpArray:
+        """Row of each (distinct) key, appending the keys not held yet."""
+        index = self._index
+        found = list(map(index.get, keys.tolist(), [-1] * len(keys)))
+        rows = np.array(found, dtype=np.intp)
+        missing = np.flatnonzero(rows < 0)
+        if len(missing):
+            start = self._n
+            if start + len(missing) > len(self._codes):
+                self._allocate(max(2 * len(self._codes), start + len(missing)))
+            new_rows = np.arange(start, start + len(missing))
+            new_keys = keys[missing]
+            self._codes[new_rows] = new_keys
+            self._half_life[new_rows] = half_life[missing]
+            self._n = start + len(missing)
+            index.update(zip(new_keys.tolist(), new_rows.tolist(), strict=True))
+            if self.track_owners:
+                self._add_owners(new_keys >> OWNER_SHIFT, new_rows)
+            rows[missing] = new_rows
+        return rows
+
+    def _add_owners(self, owners: Int64Array, rows: IntpArray) -> None:
+        """Append new rows to their owners' lists (one list operation per new key)."""
+        by_owner = self._by_owner
+        for owner, row in zip(owners.tolist(), rows.tolist(), strict=True):
+            held = by_owner.get(owner)
+            if held is None:
+                by_owner[owner] = [row]
+            else:
+                held.append(row)
 
     # ------------------------------------------------------------------ queries
-    def rows_between(self, low: int, high: int) -> slice:
-        """Rows of the keys in ``[low, high)`` (contiguous: the codes are sorted)."""
-        start = int(np.searchsorted(self.codes, low))
-        stop = int(np.searchsorted(self.codes, high))
-        return slice(start, stop)
+    def rows_of_owner(self, owner: int) -> IntpArray:
+        """Rows of the keys whose high bits are ``owner`` (e.g. one user's categories)."""
+        if not self.track_owners:
+            raise ValueError("This KeyedSums does not track owners (track_owners=False).")
+        return np.asarray(self._by_owner.get(owner, ()), dtype=np.intp)
 
-    def rows_of(self, codes: Int64Array) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    def rows_of(self, codes: Int64Array) -> tuple[IntpArray, npt.NDArray[np.bool_]]:
         """Row of each code and whether it exists."""
-        where = np.searchsorted(self.codes, codes)
-        found = where < len(self.codes)
-        found[found] = self.codes[where[found]] == codes[found]
-        return np.where(found, where, 0), found
+        found = np.array(list(map(self._index.get, codes.tolist(), [-1] * len(codes))), np.intp)
+        return np.maximum(found, 0), found >= 0
 
-    def value(self, rows: slice | npt.NDArray[np.intp], at: float) -> FloatArray:
+    def value(self, rows: slice | IntpArray, at: float) -> FloatArray:
         """Decayed interest of the keys at ``rows`` at instant ``at`` (``at >= T``)."""
-        scale = self.half_life[rows][:, None] * self.component_ratios[None, :]
-        age = np.maximum(at - self.last[rows], 0.0)[:, None]
-        out: FloatArray = (self.sums[rows] * _decay(age, scale)) @ self.component_weights
+        if isinstance(rows, slice):
+            rows = np.arange(self._n)[rows]
+        scale = self._half_life[rows][:, None] * self.component_ratios[None, :]
+        age = np.maximum(at - self._last[rows], 0.0)[:, None]
+        out: FloatArray = (self._sums[rows] * _decay(age, scale)) @ self.component_weights
         return out
 
     @property
     def latest(self) -> float:
-        """The newest reference time of any key (``-inf`` when empty)."""
-        return float(self.last.max()) if len(self.last) else -np.inf
+        """The newest event time of any key (``-inf`` when empty)."""
+        return self._latest
 
 
 def _decay(age: FloatArray, half_life: FloatArray) -> FloatArray:

@@ -33,12 +33,12 @@ from decayrec.data.schema import EventType
 from decayrec.errors import InvalidParameterError, UnknownIdError
 from decayrec.models import DecayedProfile
 from decayrec.models._ranking import top_n
-from decayrec.serve._keyed import KeyedSums
+from decayrec.serve._keyed import OWNER_SHIFT, KeyedSums
 from decayrec.types import FloatArray
 
 __all__ = ["CategoryInterest", "EventArrays", "OnlineProfile", "ScoredItem"]
 
-_SHIFT: Final = 32  # key code = (user << 32) | bucket (or item)
+_SHIFT: Final = OWNER_SHIFT  # key code = (user << 32) | bucket (or item)
 _LOW: Final = (1 << _SHIFT) - 1
 _NO_CATEGORY: Final = 0  # bucket of items without a category; category k is bucket k + 1
 _NO_CATEGORY_NAME: Final = "(none)"
@@ -56,6 +56,25 @@ class EventArrays:
 
     def __len__(self) -> int:
         return len(self.user_id)
+
+
+@dataclass(frozen=True)
+class _PopularityAt:
+    """Item popularity at an instant, each item's share of its category, a tie-break order."""
+
+    popularity: FloatArray
+    within: FloatArray
+    order: FloatArray  # any array ordered like ``popularity``
+
+
+@dataclass(frozen=True)
+class _PopularityReference:
+    """Popularity and shares at the newest event (exponential kernel: reused until an ingest)."""
+
+    popularity: FloatArray
+    within: FloatArray
+    at: float
+    n_items: int
 
 
 @dataclass(frozen=True)
@@ -117,7 +136,8 @@ class OnlineProfile:
         self.item_bucket = (model.item_category_.astype(np.int64) + 1).copy()
         self.user_buckets = KeyedSums(weights, ratios)
         self.user_items = KeyedSums(weights, ratios)
-        self.popularity = KeyedSums(weights, ratios)
+        self.popularity = KeyedSums(weights, ratios, track_owners=False)
+        self._reference: _PopularityReference | None = None  # cached between ingests
         self.n_events = 0
         frame = events.frame
         self._apply(
@@ -213,6 +233,7 @@ class OnlineProfile:
             items, seconds, weight, np.full(len(items), self.popularity_half_life), purchase
         )
         self.n_events += len(users)
+        self._reference = None
 
     # ------------------------------------------------------------------ reading
     def check_instant(self, at: float) -> None:
@@ -226,43 +247,66 @@ class OnlineProfile:
 
     def item_popularity(self, at: float) -> FloatArray:
         """``P_i(at)``: decayed popularity of every item."""
-        out = np.zeros(len(self.item_ids))
-        out[self.popularity.codes] = self.popularity.value(slice(None), at)
-        return out
+        return self._popularity(at).popularity
 
-    def _user_index(self, user_id: str) -> int | None:
-        return self._users.get(user_id)
+    def _popularity(self, at: float) -> _PopularityAt:
+        """Popularity and each item's share of its category at ``at``.
 
-    def _user_buckets(self, user: int, at: float) -> tuple[npt.NDArray[np.int64], FloatArray]:
-        rows = self.user_buckets.rows_between(user << _SHIFT, (user + 1) << _SHIFT)
-        return self.user_buckets.codes[rows] & _LOW, self.user_buckets.value(rows, at)
+        With the exponential kernel every item decays with the same factor between two
+        events, so the shares do not depend on ``at`` and the popularity at ``at`` is the one
+        at the newest event times ``2^(-(at - T) / h)``: both are computed once per ingested
+        batch. Other kernels decay items by their own ages and are computed per request.
+        """
+        if len(self.popularity.component_weights) > 1:
+            return self._popularity_direct(at)
+        reference = self._reference
+        if reference is None or reference.n_items != len(self.item_ids):
+            now = self.latest_seconds
+            direct = self._popularity_direct(now)
+            reference = self._reference = _PopularityReference(
+                direct.popularity, direct.within, now, len(self.item_ids)
+            )
+        factor = float(np.exp2(-max(at - reference.at, 0.0) / self.popularity_half_life))
+        return _PopularityAt(reference.popularity * factor, reference.within, reference.popularity)
 
-    def scores(self, user_id: str, at: float) -> tuple[FloatArray, bool]:
-        """Every item's score for ``user_id`` at ``at`` and whether it is the fallback."""
-        popularity = self.item_popularity(at)
-        user = self._user_index(user_id)
-        if user is None:
-            return popularity, True
-        buckets, interest = self._user_buckets(user, at)
-        total = float(interest.sum())
-        if total <= 0.0:
-            return popularity, True
+    def _popularity_direct(self, at: float) -> _PopularityAt:
+        popularity = np.zeros(len(self.item_ids))
+        popularity[self.popularity.codes] = self.popularity.value(slice(None), at)
         n_buckets = len(self.category_ids)
         per_bucket = np.bincount(self.item_bucket, weights=popularity, minlength=n_buckets)
         denominator = per_bucket[self.item_bucket]
         within = np.divide(
             popularity, denominator, out=np.zeros_like(popularity), where=denominator > 0
         )
-        share = np.zeros(n_buckets)
+        return _PopularityAt(popularity, within, popularity)
+
+    def _user_index(self, user_id: str) -> int | None:
+        return self._users.get(user_id)
+
+    def _user_buckets(self, user: int, at: float) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        rows = self.user_buckets.rows_of_owner(user)
+        return self.user_buckets.codes[rows] & _LOW, self.user_buckets.value(rows, at)
+
+    def scores(self, user_id: str, at: float) -> tuple[FloatArray, bool]:
+        """Every item's score for ``user_id`` at ``at`` and whether it is the fallback."""
+        popularity = self._popularity(at)
+        user = self._user_index(user_id)
+        if user is None:
+            return popularity.popularity.copy(), True
+        buckets, interest = self._user_buckets(user, at)
+        total = float(interest.sum())
+        if total <= 0.0:
+            return popularity.popularity.copy(), True
+        share = np.zeros(len(self.category_ids))
         share[buckets] = interest / total
-        scores = share[self.item_bucket] * within
+        scores = share[self.item_bucket] * popularity.within
         if self.repeat_weight:
-            rows = self.user_items.rows_between(user << _SHIFT, (user + 1) << _SHIFT)
+            rows = self.user_items.rows_of_owner(user)
             items = self.user_items.codes[rows] & _LOW
             scores[items] += self.repeat_weight * (self.user_items.value(rows, at) / total)
         best = scores.max(initial=0.0)
         if not (best > scores.min(initial=0.0) or best > 0):
-            return popularity, True
+            return popularity.popularity.copy(), True
         return scores, False
 
     def recommend(
@@ -277,16 +321,17 @@ class OnlineProfile:
     ) -> tuple[list[ScoredItem], bool]:
         """Top ``n`` items as :meth:`DecayedProfile.recommend` ranks them, and the fallback flag."""
         self.check_instant(at)
-        scores, fallback = self.scores(user_id, at)
-        scores = scores.copy()
+        scores, fallback = self.scores(user_id, at)  # a fresh array: free to modify
         self._exclude(scores, user_id, exclude)
         if categories is not None:
             wanted = [self._categories.get(c, -1) for c in categories]
             scores[~np.isin(self.item_bucket, wanted)] = -np.inf
-        popularity = self.item_popularity(at)
+        # Ties go to the more popular item: the order of the popularity at ``at``, which the
+        # reference popularity has too (evaluated only when the cut is tied).
+        order = self._popularity(at).order
 
         def prior(rows: npt.NDArray[Any]) -> FloatArray:
-            return np.broadcast_to(popularity, (len(rows), len(popularity)))
+            return np.broadcast_to(order, (len(rows), len(order)))
 
         top, values = top_n(scores[None, :], n, threshold, prior)
         out = [
@@ -300,7 +345,7 @@ class OnlineProfile:
         user = self._user_index(user_id)
         if exclude == "none" or user is None:
             return
-        rows = self.user_items.rows_between(user << _SHIFT, (user + 1) << _SHIFT)
+        rows = self.user_items.rows_of_owner(user)
         items = self.user_items.codes[rows] & _LOW
         if exclude == "seen":
             scores[items] = -np.inf
@@ -308,7 +353,7 @@ class OnlineProfile:
         bought = items[self.user_items.purchases[rows] > 0]
         if not len(bought):
             return
-        bucket_rows = self.user_buckets.rows_between(user << _SHIFT, (user + 1) << _SHIFT)
+        bucket_rows = self.user_buckets.rows_of_owner(user)
         rebuy_buckets = (self.user_buckets.codes[bucket_rows] & _LOW)[
             self.user_buckets.purchases[bucket_rows] >= 2
         ]
@@ -354,10 +399,8 @@ class OnlineProfile:
         if item is None:
             raise UnknownIdError(f"Unknown item_id {item_id!r}.")
         user = self._user_index(user_id)
-        popularity = self.item_popularity(at)
         bucket = int(self.item_bucket[item])
-        in_bucket = popularity[self.item_bucket == bucket].sum()
-        within = float(popularity[item] / in_bucket) if in_bucket > 0 else 0.0
+        within = float(self._popularity(at).within[item])
         if user is None:
             return {"category_interest": 0.0, "item_popularity": within, "repeat": 0.0}
         buckets, interest = self._user_buckets(user, at)
