@@ -31,6 +31,10 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file with a [serve] table (or DECAYREC_CONFIG); flags win."),
+    ] = None,
     openapi: Annotated[
         Path | None,
         typer.Option(help="Write the OpenAPI document to this file and exit (serves nothing)."),
@@ -38,13 +42,16 @@ def serve(
 ) -> None:
     """Serve recommendations, interests, re-ranking and audiences, updated per event.
 
-    API keys come from DECAYREC_API_KEYS ("key1:read,key2:write+read,key3:admin"); without
-    keys the service allows every request and binds to loopback only.
+    API keys come from DECAYREC_API_KEYS ("key1:read,key2:write+read,key3:admin") or the
+    config file's api_keys; without keys the service allows every request and binds to
+    loopback only.
     """
     if openapi is not None:
         _write_openapi(openapi)
         return
-    settings = ServeSettings.from_env(model_dir=model, store=store, host=host, port=port)
+    settings = ServeSettings.from_env(
+        config=config, model_dir=model, store=store, host=host, port=port
+    )
     settings.check_binding()
     _check_model(settings.model_dir)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +53,20 @@ class ServeSettings:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        config: Path | str | None = None,
+        **overrides: object,
     ) -> ServeSettings:
-        """Defaults, then ``DECAYREC_MODEL``, ``DECAYREC_STORE`` (or ``DECAYREC_REDIS_URL``),
-        ``DECAYREC_API_KEYS``, then ``overrides`` (flags; ``None`` values are ignored)."""
+        """Defaults < the ``[serve]`` table of a TOML ``config`` file (or ``DECAYREC_CONFIG``)
+        < ``DECAYREC_MODEL``, ``DECAYREC_STORE`` (or ``DECAYREC_REDIS_URL``),
+        ``DECAYREC_API_KEYS`` < ``overrides`` (flags; ``None`` values are ignored)."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
+        config = config if config is not None else env.get("DECAYREC_CONFIG")
+        if config is not None:
+            values.update(_read_config(Path(config)))
         if "DECAYREC_MODEL" in env:
             values["model_dir"] = Path(env["DECAYREC_MODEL"])
         if "DECAYREC_STORE" in env:
@@ -69,7 +78,8 @@ class ServeSettings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "model_dir" not in values:
             raise InvalidParameterError(
-                "The service needs a model: pass --model MODEL_DIR or set DECAYREC_MODEL."
+                "The service needs a model: pass --model MODEL_DIR, set DECAYREC_MODEL or "
+                "`model` in the config file."
             )
         values["model_dir"] = Path(str(values["model_dir"]))
         return cls(**values)  # type: ignore[arg-type]
@@ -93,3 +103,40 @@ class ServeSettings:
                 f"--host {self.host}. Set DECAYREC_API_KEYS (e.g. 'k1:read,k2:write+read') to "
                 "serve other hosts."
             )
+
+
+_CONFIG_KEYS: Final = {
+    "model": ("model_dir", str),
+    "store": ("store", str),
+    "host": ("host", str),
+    "port": ("port", int),
+    "api_keys": ("api_keys", str),
+    "max_batch": ("max_batch", int),
+    "max_body_bytes": ("max_body_bytes", int),
+}
+
+
+def _read_config(path: Path) -> dict[str, object]:
+    """The ``[serve]`` table of a TOML file, checked key by key."""
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as error:
+        raise InvalidParameterError(f"The config file {path} cannot be read: {error}.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidParameterError(f"The config file {path} is not valid TOML: {error}.") from None
+    table = document.get("serve", {})
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in _CONFIG_KEYS:
+            raise InvalidParameterError(
+                f"{path}: [serve] key {key!r} is unknown; expected one of "
+                f"{', '.join(_CONFIG_KEYS)}."
+            )
+        field_name, kind = _CONFIG_KEYS[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidParameterError(
+                f"{path}: [serve] {key} must be a {kind.__name__}. Got {value!r} instead."
+            )
+        values[field_name] = parse_api_keys(str(value)) if key == "api_keys" else value
+    return values

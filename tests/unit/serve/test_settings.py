@@ -55,3 +55,32 @@ def test_without_keys_other_addresses_are_refused() -> None:
         ServeSettings(model_dir=Path("m"), host="0.0.0.0").check_binding()
     keyed = ServeSettings(model_dir=Path("m"), host="0.0.0.0", api_keys={"k": frozenset({"read"})})
     keyed.check_binding()
+
+
+def test_a_config_file_sits_below_the_environment_and_flags(tmp_path: Path) -> None:
+    config = tmp_path / "decayrec.toml"
+    config.write_text(
+        '[serve]\nmodel = "from-file"\nstore = "sqlite:///file.db"\nport = 7000\n'
+        'api_keys = "k:read"\nmax_batch = 50\n'
+    )
+    settings = ServeSettings.from_env({"DECAYREC_STORE": "sqlite:///env.db"}, config=config)
+    assert settings.model_dir == Path("from-file") and settings.store == "sqlite:///env.db"
+    assert settings.port == 7000 and settings.max_batch == 50
+    assert settings.api_keys == {"k": frozenset({"read"})}
+    flagged = ServeSettings.from_env({"DECAYREC_CONFIG": str(config)}, port=9)
+    assert flagged.port == 9 and flagged.store == "sqlite:///file.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[serve]\nmodle = 'x'\n", "'modle' is unknown"),
+        ("[serve]\nport = 'high'\n", "port must be a int"),
+        ("[serve\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_file_names_the_key(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(InvalidParameterError, match=message):
+        ServeSettings.from_env({}, config=config)
