@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from decayrec.serve.state import EventArrays
 
-__all__ = ["EventStore", "StoredEvents"]
+__all__ = ["EventStore", "Row", "StoredEvents"]
+
+#: One stored event: ``(event_id, user_id, item_id, category_id, seconds, event_type)``.
+Row = tuple[str, str, str, str | None, float, int]
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,39 @@ class StoredEvents:
 
     def __len__(self) -> int:
         return len(self.event_id)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]]) -> StoredEvents:
+        """From ``(event_id, user_id, item_id, category_id, seconds, event_type)`` rows."""
+        columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
+        ids, users, items, categories, seconds, kinds = columns
+        return cls(
+            list(ids),
+            EventArrays(
+                user_id=list(users),
+                item_id=list(items),
+                category_id=list(categories),
+                seconds=np.asarray(seconds, dtype=np.float64),
+                event_type=np.asarray(kinds, dtype=np.uint8),
+            ),
+        )
+
+    def rows(
+        self, rows: npt.NDArray[np.intp]
+    ) -> list[tuple[str, str, str, str | None, float, int]]:
+        """The given rows as ``from_rows`` reads them (what the stores write)."""
+        e = self.events
+        return [
+            (
+                self.event_id[r],
+                e.user_id[r],
+                e.item_id[r],
+                e.category_id[r],
+                float(e.seconds[r]),
+                int(e.event_type[r]),
+            )
+            for r in rows.tolist()
+        ]
 
     def take(self, rows: npt.NDArray[np.intp]) -> StoredEvents:
         """The given rows, in that order."""

@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 
 from decayrec.errors import MissingExtraError
-from decayrec.serve.state import EventArrays
 from decayrec.serve.store.base import StoredEvents, first_occurrence
 
 __all__ = ["RedisStore"]
@@ -56,22 +55,9 @@ class RedisStore:
     def append(self, batch: StoredEvents) -> npt.NDArray[np.bool_]:
         first = first_occurrence(batch.event_id)
         rows = np.flatnonzero(first)
-        e = batch.events
         arguments: list[str] = []
-        for r in rows.tolist():
-            arguments.append(batch.event_id[r])
-            arguments.append(
-                json.dumps(
-                    [
-                        batch.event_id[r],
-                        e.user_id[r],
-                        e.item_id[r],
-                        e.category_id[r],
-                        float(e.seconds[r]),
-                        int(e.event_type[r]),
-                    ]
-                )
-            )
+        for row in batch.rows(rows):
+            arguments += [row[0], json.dumps(row)]
         added = self._append(keys=[self._ids, self._log], args=arguments) if rows.size else []
         out = np.zeros(len(batch), dtype=bool)
         out[rows] = np.asarray(added, dtype=bool)
@@ -85,18 +71,7 @@ class RedisStore:
             offset += len(chunk)
             if len(chunk) < _READ_CHUNK:
                 break
-        columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
-        ids, users, items, categories, seconds, kinds = columns
-        return StoredEvents(
-            list(ids),
-            EventArrays(
-                user_id=list(users),
-                item_id=list(items),
-                category_id=list(categories),
-                seconds=np.asarray(seconds, dtype=np.float64),
-                event_type=np.asarray(kinds, dtype=np.uint8),
-            ),
-        )
+        return StoredEvents.from_rows(rows)
 
     def count(self) -> int:
         return int(self._client.llen(self._log))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from decayrec.serve.state import EventArrays
 from decayrec.serve.store.base import StoredEvents, first_occurrence
 
 __all__ = ["SQLiteStore"]
@@ -54,22 +53,10 @@ class SQLiteStore:
             try:
                 held = self._existing(batch.event_id)
                 new &= np.array([i not in held for i in batch.event_id], dtype=bool)
-                rows = np.flatnonzero(new)
-                e = batch.events
                 self._db.executemany(
                     "INSERT INTO events (event_id, user_id, item_id, category_id, seconds, "
                     "event_type) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        (
-                            batch.event_id[r],
-                            e.user_id[r],
-                            e.item_id[r],
-                            e.category_id[r],
-                            float(e.seconds[r]),
-                            int(e.event_type[r]),
-                        )
-                        for r in rows.tolist()
-                    ),
+                    batch.rows(np.flatnonzero(new)),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -93,7 +80,7 @@ class SQLiteStore:
                 "FROM events ORDER BY seq LIMIT -1 OFFSET ?",
                 (offset,),
             ).fetchall()
-        return _as_events(rows)
+        return StoredEvents.from_rows(rows)
 
     def count(self) -> int:
         with self._lock:
@@ -103,18 +90,3 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _as_events(rows: list[tuple[str, str, str, str | None, float, int]]) -> StoredEvents:
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
-    ids, users, items, categories, seconds, kinds = columns
-    return StoredEvents(
-        list(ids),
-        EventArrays(
-            user_id=list(users),
-            item_id=list(items),
-            category_id=list(categories),
-            seconds=np.asarray(seconds, dtype=np.float64),
-            event_type=np.asarray(kinds, dtype=np.uint8),
-        ),
-    )
