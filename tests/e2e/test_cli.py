@@ -264,3 +264,22 @@ def test_serve_refuses_what_it_cannot_serve_before_binding(
     document = tmp_path / "openapi.json"
     assert run_cli("serve", "--openapi", str(document)).returncode == 0
     assert "/v1/events" in document.read_text()
+
+
+def test_fit_takes_model_parameters_as_json(  # type: ignore[no-untyped-def]
+    run_cli, shop_csv: Path, tmp_path: Path
+) -> None:
+    import json
+
+    folder = tmp_path / "knn"
+    params = '{"similarity": "cosine", "half_life": 3600}'
+    fitted = run_cli("fit", "--data", str(shop_csv), "--model", "decayed-itemknn",
+                     "--params", params, "--out", str(folder))  # fmt: skip
+    assert fitted.returncode == 0, fitted.stderr
+    saved = json.loads((folder / "manifest.json").read_text())["params"]
+    assert saved["similarity"] == "cosine" and saved["half_life"] == 3600
+    wrong = run_cli("fit", "--data", str(shop_csv), "--model", "decayed-itemknn",
+                    "--params", '{"simlarity": "cosine"}', "--out", str(folder))  # fmt: skip
+    assert wrong.returncode == 2 and "simlarity" in wrong.stderr
+    bad = run_cli("fit", "--data", str(shop_csv), "--params", "[1]", "--out", str(folder))
+    assert bad.returncode == 2 and "JSON object" in bad.stderr

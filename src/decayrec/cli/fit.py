@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,6 +40,14 @@ def fit(
     kernel: Annotated[
         str | None, typer.Option(help="exponential, linear, power or logarithmic.")
     ] = None,
+    params_json: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help='Model parameters as a JSON object, e.g. \'{"similarity": "cooccurrence"}\' '
+            "(durations in seconds); they win over --half-life and --kernel.",
+        ),
+    ] = None,
     max_events_per_minute: BotRateOption = None,
     window: WindowOption = None,
 ) -> None:
@@ -51,6 +60,10 @@ def fit(
     if model.removesuffix("-no-decay") == "learned-decay":
         params["progress"] = True  # a bar per epoch: training takes a while
     estimator = make_model(model, **params)
+    if params_json is not None:
+        extra = _json_object(params_json)
+        typed = type(estimator).from_params(extra)  # checks names; reads durations as seconds
+        estimator = estimator.clone(**{key: getattr(typed, key) for key in extra})
     events, _ = load_with_report(
         data, fmt, max_events_per_minute=max_events_per_minute, window=window
     )
@@ -114,6 +127,16 @@ def recommend(
         if explain:
             for item_id, _ in recs.for_user(user_id):
                 console.print(estimator.explain(user_id, item_id, at=instant).to_text())
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidParameterError(f"--params is not valid JSON: {error}.") from None
+    if not isinstance(value, dict):
+        raise InvalidParameterError(f"--params must be a JSON object. Got {text!r} instead.")
+    return value
 
 
 def model_names() -> list[str]:
