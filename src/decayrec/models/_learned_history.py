@@ -127,6 +127,12 @@ class HistoryWindow:
     def width(self) -> int:
         return int(self.positions.shape[1])
 
+    def take(self, rows: npt.NDArray[np.intp]) -> HistoryWindow:
+        """The windows of the given rows."""
+        return HistoryWindow(
+            self.positions[rows], self.valid[rows], self.age_days[rows], self.in_session[rows]
+        )
+
 
 def prediction_windows(
     predictions: Predictions,

@@ -493,16 +493,19 @@ class LearnedDecay(Recommender):
         params = self.parameters_
         share = self._within_share(at)
         scores, total = self._routed(window, evidence, repeat, share, params.mixture)
-        scores += params.exploration * (params.exploration_share[self.item_slot_] * share)
+        scores += share * (params.exploration * params.exploration_share[self.item_slot_])
         scores /= (total + params.exploration)[:, None]
-        session_scores, session_total = self._routed(
-            window, session, None, share, params.session_mixture
-        )
-        live = session_total > 0
-        if live.any():
+        # The visit's own routing, computed for the rows with a visit under way only.
+        live = np.flatnonzero(session.any(axis=1))
+        if live.size:
+            session_scores, session_total = self._routed(
+                window.take(live), session[live], None, share[live], params.session_mixture
+            )
+            has = session_total > 0
+            live, session_scores, session_total = live[has], session_scores[has], session_total[has]
             session_share = params.session_share
             scores[live] *= 1.0 - session_share
-            scores[live] += session_share * session_scores[live] / session_total[live, None]
+            scores[live] += session_share * session_scores / session_total[:, None]
         return scores
 
     def _within_share(self, at: FloatArray) -> FloatArray:
@@ -518,8 +521,12 @@ class LearnedDecay(Recommender):
             shape=(self.n_items, n_slots),
         )
         totals = np.asarray(popularity @ onehot)[:, self.item_slot_]
-        recent = np.divide(popularity, totals, out=np.array(static), where=totals > 0)
-        mixed: FloatArray = (1.0 - recent_weight) * static + recent_weight * recent
+        # In place, few (rows, items) passes: scoring is memory-bound on wide catalogues.
+        empty = totals <= 0  # no recent event in the category: the all-time share stands in
+        mixed: FloatArray = np.divide(popularity, totals, out=popularity, where=~empty)
+        mixed[empty] = static[empty]
+        mixed *= recent_weight
+        mixed += (1.0 - recent_weight) * self.within_category_share_[None, :]
         return mixed
 
     def _routed(
@@ -550,10 +557,8 @@ class LearnedDecay(Recommender):
         interest = np.bincount(row * n_slots + slots, weights=c, minlength=n_rows * n_slots)
         scores = interest.astype(np.float64).reshape(n_rows, n_slots)[:, self.item_slot_]
         scores *= alpha_cat * share
-        own = np.bincount(
-            row * n_items + items, weights=alpha_item * c + r, minlength=n_rows * n_items
-        )
-        scores += own.reshape(n_rows, n_items)
+        # Only the (row, item) cells of the history: O(events), not a dense (rows, items) pass.
+        np.add.at(scores, (row, items), alpha_item * c + r)
         affinity = sp.csr_matrix((c, (row, items)), shape=(n_rows, n_items))
         scores += alpha_sim * (affinity @ self.similarity_).toarray()
         neighbours = self.similarity_row_sum_[items]
