@@ -31,7 +31,7 @@ from decayrec.models.item2item import (
 )
 from decayrec.types import FloatArray, IndexArray
 
-__all__ = ["ItemSimilarity", "leave_user_out_shares"]
+__all__ = ["ItemSimilarity", "PairLookup", "leave_user_out_shares", "sequence_cooccurrence"]
 
 _TINY: Final = 1e-12
 
@@ -51,6 +51,12 @@ class ItemSimilarity:
         Neighbours kept per item.
     self_weight
         An item's similarity to itself against its neighbours' mass.
+    window, step_decay
+        ``None``: two items co-occur once per user who touched both, anywhere in their history.
+        An integer: per user, events at most ``window`` positions apart add
+        ``step_decay^(k - 1)`` to their pair (``k`` positions apart), so items met close
+        together count most; ``users`` and ``items`` must then be grouped by user in time
+        order. An item's support stays the number of users who touched it.
     normalise
         ``True``: every row with neighbours sums to 1 before ``self_weight`` (each event passes
         one unit of evidence to its neighbours); ``False``: rows keep the measure's own mass,
@@ -71,9 +77,22 @@ class ItemSimilarity:
         max_neighbours: int,
         self_weight: float,
         normalise: bool,
+        window: int | None = None,
+        step_decay: float = 1.0,
     ) -> None:
-        counts = cooccurrence_counts(users, items, n_users, n_items)
-        raw = item_similarity(counts, measure, max_neighbours=max_neighbours)
+        self.n_items, self.window = n_items, window
+        self._own_pairs: tuple[npt.NDArray[np.int64], FloatArray] | None = None
+        if window is None:
+            counts = cooccurrence_counts(users, items, n_users, n_items)
+        else:
+            counts, self._own_pairs = sequence_cooccurrence(
+                users, items, n_users, n_items, window=window, step_decay=step_decay
+            )
+        # Sequence-local pair weights are fractions: keep every pair that co-occurs at all.
+        floor = 1 if window is None else 0
+        raw = item_similarity(
+            counts, measure, max_neighbours=max_neighbours, min_cooccurrence=floor
+        )
         row_sum = np.asarray(raw.sum(axis=1)).ravel()
         if normalise:
             scale = np.divide(1.0, row_sum, out=np.zeros_like(row_sum), where=row_sum > 0)
@@ -92,10 +111,155 @@ class ItemSimilarity:
     def held_out(self) -> sp.csr_matrix:
         """The similarity training reads: :attr:`matrix` with one shopper's pairs removed.
 
-        Computed on request (only training needs it, never scoring or loading).
+        Only for user-level co-occurrence (``window=None``), where a shopper adds exactly 1 to
+        each pair, so one matrix serves every shopper; computed on request (only training
+        needs it, never scoring or loading).
         """
+        if self._own_pairs is not None:
+            raise ValueError("A sequence-local similarity has no single held-out matrix.")
         less_one = _leave_user_out(self._scaled, self._counts, self._measure)
         return _sorted(self._divisor @ (less_one + self._own))
+
+    def training_lookup(self) -> PairLookup:
+        """``S[a, b]`` with the pair's own shopper left out, for (a, b, user) triples."""
+        if self._own_pairs is None:
+            return PairLookup(self.held_out(), self.row_sum)
+        return PairLookup(
+            self.matrix,
+            self.row_sum,
+            counts=self._counts,
+            measure=self._measure,
+            own_pairs=self._own_pairs,
+            n_items=self.n_items,
+        )
+
+
+class PairLookup:
+    """Similarity values of many ``(a, b)`` pairs at once, for training targets' shoppers.
+
+    ``matrix`` is searched by binary search over its sorted CSR keys. Without ``own_pairs``
+    the matrix already leaves each shopper out (user-level co-occurrence). With them, each
+    value is rescaled by ``s(C_ab - own_uab, n_a - 1, n_b - 1) / s(C_ab, n_a, n_b)``: the
+    measure ``s`` recomputed from the counts less the shopper ``u``'s own pair weight and
+    support (the shopper touched both items: ``b`` is their target, ``a`` in their history).
+    """
+
+    def __init__(
+        self,
+        matrix: sp.csr_matrix,
+        row_sum: FloatArray,
+        *,
+        counts: sp.csr_matrix | None = None,
+        measure: SimilarityName = "cooccurrence",
+        own_pairs: tuple[npt.NDArray[np.int64], FloatArray] | None = None,
+        n_items: int = 0,
+    ) -> None:
+        self.row_sum = row_sum
+        self._values = _SortedPairs(matrix)
+        self._counts = _SortedPairs(counts) if counts is not None else None
+        self._support = counts.diagonal().astype(np.float64) if counts is not None else None
+        self._measure = measure
+        self._own = own_pairs
+        self._n_items = n_items
+
+    def __call__(
+        self,
+        a: npt.NDArray[np.int64],
+        b: npt.NDArray[np.int64],
+        user: npt.NDArray[np.int64] | None = None,
+    ) -> FloatArray:
+        values = self._values(a, b)
+        if self._own is None or self._counts is None or self._support is None:
+            return values
+        if user is None:
+            raise ValueError("A sequence-local similarity needs each pair's user.")
+        shape = np.broadcast_shapes(a.shape, b.shape, user.shape)
+        values = np.broadcast_to(values, shape).ravel()
+        a, b, user = (np.broadcast_to(x, shape).ravel() for x in (a, b, user))
+        keys, weights = self._own
+        own = _search(keys, weights, (user * self._n_items + a) * self._n_items + b)
+        together = self._counts(a, b)
+        support_a, support_b = self._support[a], self._support[b]
+        full = similarity_values(together, support_a, support_b, self._measure)
+        less = similarity_values(
+            np.maximum(together - own, 0.0), support_a - 1.0, support_b - 1.0, self._measure
+        )
+        factor = np.divide(less, full, out=np.zeros(full.shape), where=full > _TINY)
+        out: FloatArray = np.where(a == b, values, values * factor)  # self-weight stays
+        return out.reshape(shape)
+
+
+class _SortedPairs:
+    """``M[a, b]`` by binary search over the sorted keys ``a * n + b`` of a CSR matrix."""
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        matrix = sp.csr_matrix(matrix)
+        matrix.sort_indices()
+        self.n = int(matrix.shape[1])
+        rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+        self.keys = rows * self.n + matrix.indices.astype(np.int64)
+        self.values = matrix.data.astype(np.float64)
+
+    def __call__(self, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> FloatArray:
+        return _search(self.keys, self.values, a * self.n + b)
+
+
+def _search(
+    keys: npt.NDArray[np.int64], values: FloatArray, wanted: npt.NDArray[np.int64]
+) -> FloatArray:
+    """``values`` at ``wanted`` in the sorted ``keys`` (0 where absent)."""
+    if not len(keys):
+        return np.zeros(np.shape(wanted))
+    where = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    out: FloatArray = np.where(keys[where] == wanted, values[where], 0.0)
+    return out
+
+
+def sequence_cooccurrence(
+    users: IndexArray,
+    items: IndexArray,
+    n_users: int,
+    n_items: int,
+    *,
+    window: int,
+    step_decay: float,
+) -> tuple[sp.csr_matrix, tuple[npt.NDArray[np.int64], FloatArray]]:
+    """Co-occurrence of items near each other in a shopper's sequence, and each shopper's part.
+
+    ``users`` / ``items`` are grouped by user in time order. Events ``k <= window`` positions
+    apart add ``step_decay^(k - 1)`` to both directions of their pair (not to an item with
+    itself); the diagonal holds each item's support, the users who touched it (as
+    :func:`~decayrec.models.cooccurrence_counts`). Returns the counts and, sorted by the key
+    ``(user * n_items + a) * n_items + b``, every shopper's own pair weights.
+
+    Examples
+    --------
+    >>> counts, _ = sequence_cooccurrence(
+    ...     np.array([0, 0, 0]), np.array([0, 1, 2]), 1, 3, window=2, step_decay=0.5)
+    >>> counts.toarray().tolist()
+    [[1.0, 1.0, 0.5], [1.0, 1.0, 1.0], [0.5, 1.0, 1.0]]
+    """
+    user, item = users.astype(np.int64), items.astype(np.int64)
+    owners, lefts, rights, weights = [], [], [], []
+    for k in range(1, window + 1):  # window shifts, not events
+        same = (user[k:] == user[:-k]) & (item[k:] != item[:-k])
+        a, b = item[:-k][same], item[k:][same]
+        weight = np.full(len(a), step_decay ** (k - 1))
+        owners += [user[k:][same]] * 2
+        lefts += [a, b]
+        rights += [b, a]
+        weights += [weight, weight]
+    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    left = np.concatenate(lefts) if lefts else np.zeros(0, dtype=np.int64)
+    right = np.concatenate(rights) if rights else np.zeros(0, dtype=np.int64)
+    weight = np.concatenate(weights) if weights else np.zeros(0)
+    support = cooccurrence_counts(users, items, n_users, n_items).diagonal()
+    pairs = sp.csr_matrix((weight, (left, right)), shape=(n_items, n_items))
+    counts = sp.csr_matrix(pairs + sp.diags(support.astype(np.float64)))
+    counts.sum_duplicates()
+    keys, inverse = np.unique((owner * n_items + left) * n_items + right, return_inverse=True)
+    own = np.bincount(inverse.reshape(-1), weights=weight, minlength=len(keys)).astype(np.float64)
+    return counts, (keys.astype(np.int64), own)
 
 
 def _leave_user_out(

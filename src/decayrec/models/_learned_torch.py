@@ -29,7 +29,6 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -41,6 +40,7 @@ from decayrec.models._learned_history import (
     prediction_windows,
 )
 from decayrec.models._learned_params import N_EVENT_TYPES, DecayParameters
+from decayrec.models._learned_tables import PairLookup
 from decayrec.types import FloatArray
 
 __all__ = ["TrainingConfig", "TrainingData", "TrainingResult", "train"]
@@ -82,8 +82,7 @@ class TrainingData:
     within_share: FloatArray  # per prediction row: the target's share of its category
     recent_share: FloatArray  # per prediction row: the target's recent share of its category
     slot_share: FloatArray  # share of events per category slot
-    similarity: sp.csr_matrix  # items x items, the values training reads (see _learned_tables)
-    similarity_row_sum: FloatArray  # per item: the row sums of the similarity scoring uses
+    similarity: PairLookup  # S[a, b] with each target's shopper left out (_learned_tables)
     feature_mean: FloatArray
     feature_scale: FloatArray
 
@@ -100,26 +99,6 @@ class TrainingResult:
     type_log_se: FloatArray  # per event type
     global_log_se: float
     epoch_seconds: list[float]
-
-
-class _SimilarityLookup:
-    """``S[a, b]`` for many pairs at once, by binary search over the sorted CSR keys."""
-
-    def __init__(self, matrix: sp.csr_matrix, row_sum: FloatArray) -> None:
-        matrix = matrix.tocsr()
-        matrix.sort_indices()
-        self.n = matrix.shape[1]
-        rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-        self.keys = rows * self.n + matrix.indices.astype(np.int64)
-        self.values = matrix.data.astype(np.float64)
-        self.row_sum = row_sum
-
-    def __call__(self, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> FloatArray:
-        if not len(self.keys):
-            return np.zeros(np.broadcast_shapes(a.shape, b.shape))
-        key = a * self.n + b
-        where = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-        return np.where(self.keys[where] == key, self.values[where], 0.0)
 
 
 @dataclass
@@ -145,9 +124,7 @@ class _Batch:
     event_type_np: npt.NDArray[np.int64]
 
 
-def _make_batch(
-    data: TrainingData, rows: npt.NDArray[np.intp], lookup: _SimilarityLookup
-) -> _Batch:
+def _make_batch(data: TrainingData, rows: npt.NDArray[np.intp], lookup: PairLookup) -> _Batch:
     columns, predictions = data.columns, data.predictions
     window = prediction_windows(predictions, rows, columns, data.session_gap)
     positions, valid = window.positions, window.valid
@@ -163,7 +140,8 @@ def _make_batch(
     target_cat = np.where(target_cat >= 0, target_cat, data.no_category).astype(np.int64)
     same_category = (category == target_cat[:, None]) & valid
     same_item = (items == target_item[:, None]) & valid
-    similarity = np.where(valid, lookup(items, target_item[:, None]), 0.0)
+    shopper = columns.user[target].astype(np.int64)[:, None]
+    similarity = np.where(valid, lookup(items, target_item[:, None], shopper), 0.0)
     within_share = data.within_share[rows]
     recent_share = data.recent_share[rows]
     # With its user left out, an item nobody else touched is unreachable unless the user's own
@@ -444,7 +422,7 @@ def _mean_loss(
     module: _LearnedDecayModule,
     data: TrainingData,
     rows_to_score: npt.NDArray[np.intp],
-    lookup: _SimilarityLookup,
+    lookup: PairLookup,
     batch_size: int,
 ) -> float:
     total, weight = 0.0, 0.0
@@ -466,7 +444,7 @@ def train(
     """Fit by Adam on mini-batches of targets; keep the epoch with the best held-out loss."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    lookup = _SimilarityLookup(data.similarity, data.similarity_row_sum)
+    lookup = data.similarity
     n_slots = data.no_category + 1
     module = _LearnedDecayModule(n_slots, len(data.feature_mean), config, data.slot_share)
     if warm_start is not None:
@@ -535,7 +513,7 @@ def train(
 def _standard_errors(
     module: _LearnedDecayModule,
     data: TrainingData,
-    lookup: _SimilarityLookup,
+    lookup: PairLookup,
     config: TrainingConfig,
 ) -> tuple[FloatArray, FloatArray, float]:
     """Standard errors of the log half-lives from the empirical Fisher information.

@@ -100,6 +100,12 @@ class LearnedDecay(Recommender):
         item with many strong neighbours passes on more, as in DecayedItemKNN. Training
         reads both tables with each target's own user left out (see
         :mod:`decayrec.models._learned_tables`).
+    sequence_window, sequence_step_decay
+        ``None`` (default): two items co-occur once per shopper who touched both, anywhere
+        in their history. An integer ``w``: a shopper's events at most ``w`` positions apart
+        add ``sequence_step_decay^(k - 1)`` to their pair (``k`` apart), so items met close
+        together in a sequence count most; training leaves each target's shopper's own pair
+        weights out exactly (see :mod:`decayrec.models._learned_tables`).
     self_weight
         An item's similarity to itself, against its neighbours' total of 1: each row of the
         similarity becomes ``(S + self_weight · I) / (1 + self_weight)``, so the similarity
@@ -175,6 +181,8 @@ class LearnedDecay(Recommender):
         similarity: SimilarityName = "jaccard",
         max_neighbours: int = 50,
         normalise_similarity: bool = True,
+        sequence_window: int | None = None,
+        sequence_step_decay: float = 0.7,
         self_weight: float = 0.0,
         hidden_units: int = 16,
         max_user_factor: float = 4.0,
@@ -196,6 +204,8 @@ class LearnedDecay(Recommender):
         self.similarity = similarity
         self.max_neighbours = max_neighbours
         self.normalise_similarity = normalise_similarity
+        self.sequence_window = sequence_window
+        self.sequence_step_decay = sequence_step_decay
         self.self_weight = self_weight
         self.hidden_units = hidden_units
         self.max_user_factor = max_user_factor
@@ -239,6 +249,14 @@ class LearnedDecay(Recommender):
                 f"{', '.join(_SIMILARITIES)}. Got {self.similarity!r} instead."
             )
         check_non_negative(self.self_weight, "self_weight", owner)
+        if self.sequence_window is not None:
+            self._positive_int("sequence_window")
+        decay = self.sequence_step_decay
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
+            raise InvalidParameterError(
+                f"The 'sequence_step_decay' parameter of {owner} must be in (0, 1]. "
+                f"Got {decay!r} instead."
+            )
         for name in ("max_user_factor", "prior_scale", "learning_rate"):
             value = getattr(self, name)
             check_non_negative(value, name, owner)
@@ -330,15 +348,18 @@ class LearnedDecay(Recommender):
         per_slot = np.bincount(self.item_slot_, weights=counts, minlength=self.no_category_ + 1)
         self.slot_share_ = per_slot / per_slot.sum()
         self.within_category_share_ = counts / np.maximum(per_slot[self.item_slot_], 1e-12)
+        grouped = self.user_events_.columns  # by user, in time order: what a window reads
         similarity = ItemSimilarity(
-            columns.user,
-            columns.item,
+            grouped.user,
+            grouped.item,
             len(self.events_.users),
             n_items,
             measure=self.similarity,
             max_neighbours=self.max_neighbours,
             self_weight=float(self.self_weight),
             normalise=self.normalise_similarity,
+            window=self.sequence_window,
+            step_decay=float(self.sequence_step_decay),
         )
         self.similarity_ = similarity.matrix
         self.similarity_row_sum_ = similarity.row_sum
@@ -373,8 +394,7 @@ class LearnedDecay(Recommender):
             within_share=within,
             recent_share=recent,
             slot_share=self.slot_share_,
-            similarity=similarity.held_out(),
-            similarity_row_sum=self.similarity_row_sum_,
+            similarity=similarity.training_lookup(),
             feature_mean=mean,
             feature_scale=scale,
         )

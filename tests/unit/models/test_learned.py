@@ -85,11 +85,8 @@ def test_numpy_scores_match_the_training_likelihood(
     """The torch twin and the NumPy scorer give the same P(target) for training targets."""
     import torch
 
-    from decayrec.models._learned_torch import (
-        _LearnedDecayModule,
-        _make_batch,
-        _SimilarityLookup,
-    )
+    from decayrec.models._learned_tables import PairLookup
+    from decayrec.models._learned_torch import _LearnedDecayModule, _make_batch
 
     model = fitted
     data = model._training_data(model._build_tables())
@@ -101,7 +98,7 @@ def test_numpy_scores_match_the_training_likelihood(
         data,
         feature_mean=params.feature_mean,
         feature_scale=params.feature_scale,
-        similarity=model.similarity_,
+        similarity=PairLookup(model.similarity_, model.similarity_row_sum_),
         within_share=model.within_category_share_[columns.item[data.predictions.position]],
     )
     module = _LearnedDecayModule(
@@ -122,8 +119,7 @@ def test_numpy_scores_match_the_training_likelihood(
             np.array([predictions.seconds[row] - 1e-3]),
         )[0]
         expected -= predictions.weight[row] * np.log(scores[columns.item[position]])
-    lookup = _SimilarityLookup(model.similarity_, model.similarity_row_sum_)
-    batch = _make_batch(data, rows, lookup)
+    batch = _make_batch(data, rows, data.similarity)
     with torch.no_grad():
         nll = float(module.negative_log_likelihood(batch))
     assert nll == pytest.approx(expected, rel=1e-4)
@@ -263,6 +259,8 @@ def test_invalid_parameters_name_the_parameter(shop: SimulatedShop) -> None:
         ("seed", -1),
         ("repeat_cycles", "yes"),
         ("self_weight", -1.0),
+        ("sequence_window", 0),
+        ("sequence_step_decay", 1.5),
     ]:
         with pytest.raises(InvalidParameterError, match=f"'{name}'"):
             LearnedDecay(**{name: value}).fit(shop.events)
@@ -389,3 +387,22 @@ def test_evaluate_picks_the_similarity_on_validation(shop: SimulatedShop) -> Non
     )  # fmt: skip
     assert fixed.results[0].tuning is None
     assert fixed.results[0].params["similarity"] == "cosine"
+
+
+def test_sequence_local_similarity_fits_saves_and_loads(
+    shop: SimulatedShop, tmp_path: Path
+) -> None:
+    """Pairs near each other in a shopper's sequence: another similarity, the same API."""
+    model = LearnedDecay(max_epochs=2, similarity="cooccurrence", sequence_window=3).fit(
+        shop.events
+    )
+    user_level = LearnedDecay(max_epochs=2, similarity="cooccurrence").fit(shop.events)
+    assert model.similarity_.nnz > 0
+    assert (model.similarity_ != user_level.similarity_).nnz > 0
+    model.save(tmp_path / "m")
+    loaded = LearnedDecay.load(tmp_path / "m")
+    at = float(shop.events.timestamp_seconds.max())
+    users = np.arange(20, dtype=np.int32)
+    np.testing.assert_array_equal(
+        loaded._score_known(users, np.full(20, at)), model._score_known(users, np.full(20, at))
+    )

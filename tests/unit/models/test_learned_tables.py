@@ -66,3 +66,64 @@ def test_shares_leave_the_targets_user_out() -> None:
         in_slot = others & (slots == slots[e])
         expected = (in_slot & (items == items[e])).sum() / in_slot.sum() if in_slot.any() else 0
         assert got[e] == pytest.approx(expected)
+
+
+def _sequence_log(seed: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Events grouped by user in time order, with repeated items within a user."""
+    users, items, n_users, n_items = _log(seed)
+    order = np.argsort(users, kind="stable")
+    return users[order], items[order], n_users, n_items
+
+
+@pytest.mark.parametrize("measure", ["cooccurrence", "jaccard"])
+@pytest.mark.parametrize("normalise", [False, True])
+def test_sequence_local_lookup_leaves_the_shopper_out_exactly(
+    measure: SimilarityName, normalise: bool
+) -> None:
+    from decayrec.models._learned_tables import sequence_cooccurrence
+
+    users, items, n_users, n_items = _sequence_log(3)
+    tables = ItemSimilarity(
+        users, items, n_users, n_items, measure=measure, max_neighbours=n_items,
+        self_weight=0.0, normalise=normalise, window=3, step_decay=0.5,
+    )  # fmt: skip
+    lookup = tables.training_lookup()
+    full_counts, _ = sequence_cooccurrence(users, items, n_users, n_items, window=3, step_decay=0.5)
+    full = item_similarity(full_counts, measure, min_cooccurrence=0).toarray()
+    checked = 0
+    for user in range(n_users):
+        others = users != user
+        counts, _ = sequence_cooccurrence(
+            users[others], items[others], n_users, n_items, window=3, step_decay=0.5
+        )
+        without = item_similarity(counts, measure, min_cooccurrence=0).toarray()
+        mine = np.unique(items[users == user])
+        for h in mine:
+            for t in mine:
+                if h == t or full[h, t] <= 0:
+                    continue
+                got = lookup(np.array([h]), np.array([t]), np.array([user]))[0]
+                # The matrix scales each raw row; the held-out value keeps that scale.
+                expected = tables.matrix[h, t] * without[h, t] / full[h, t]
+                assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+                checked += 1
+    assert checked > 50
+
+
+def test_sequence_local_counts_weigh_pairs_by_distance() -> None:
+    from decayrec.models._learned_tables import sequence_cooccurrence
+
+    users, items = np.array([0, 0, 0, 0, 1, 1]), np.array([0, 1, 2, 0, 1, 2])
+    counts, (keys, own) = sequence_cooccurrence(users, items, 2, 3, window=2, step_decay=0.5)
+    dense = counts.toarray()
+    # user 0: 0-1 (1), 1-2 (1), 2-0 (1), 0-2 (0.5), 1-0 (0.5); user 1: 1-2 (1).
+    assert dense[0, 1] == dense[1, 0] == 1.5
+    assert dense[1, 2] == 2.0 and dense[0, 2] == 1.5
+    assert np.diag(dense).tolist() == [1.0, 2.0, 2.0]  # users per item
+    key = (0 * 3 + 0) * 3 + 1
+    assert own[np.searchsorted(keys, key)] == 1.5
+    with pytest.raises(ValueError, match="no single held-out matrix"):
+        ItemSimilarity(
+            users, items, 2, 3, measure="cooccurrence", max_neighbours=3, self_weight=0.0,
+            normalise=False, window=2,
+        ).held_out()  # fmt: skip
