@@ -34,7 +34,10 @@ Search space (each dimension only where it can change the ranking that is scored
   ``repeats="allow"``: otherwise the repeated items are excluded (or categories are ranked by
   interest alone) and the weight changes nothing.
 * :class:`~decayrec.models.DecayedItemKNN`: ``similarity``, one of ``cooccurrence``,
-  ``jaccard``, ``cosine``, ``lift``, ``inclusion``; and ``self_weight``, either 0 (recommend
+  ``jaccard``, ``cosine``, ``lift``, ``inclusion``; where co-occurrence is counted: anywhere in
+  a user's history, or only between events at most 2, 5 or 10 positions apart
+  (``sequence_window``, with ``sequence_step_decay`` uniform in [0.3, 1]); and
+  ``self_weight``, either 0 (recommend
   only from similar items) or log-uniform from 0.01 to 10 (1 is SAR's perfect self-similarity).
   ``self_weight`` adds only to the user's own items, so it too is tuned only with
   ``repeats="allow"``.
@@ -84,6 +87,9 @@ _REPEAT_WEIGHT: Final = (0.01, 10.0)
 #: Funnel types whose weight is tuned (when present in the training part).
 _FUNNEL_TYPES: Final = ("favourite", "cart", "purchase")
 _SIMILARITIES: Final = ("cooccurrence", "jaccard", "cosine", "lift", "inclusion")
+#: DecayedItemKNN's co-occurrence windows (0: the whole history) and their step decay.
+_SEQUENCE_WINDOWS: Final = (0, 2, 5, 10)
+_SEQUENCE_STEP_DECAY: Final = (0.3, 1.0)
 _POPULARITY_MODES: Final = ("same", "own", "none")
 _DAY: Final = 86400.0
 
@@ -370,6 +376,12 @@ class _SearchSpace:
                 out["popularity_half_life"] = None if mode == "none" else "same"
         if self.model == "decayed-itemknn":
             out["similarity"] = trial.suggest_categorical("similarity", _SIMILARITIES)
+            window = trial.suggest_categorical("sequence_window", _SEQUENCE_WINDOWS)
+            out["sequence_window"] = window or None  # 0: the whole history
+            if window:
+                out["sequence_step_decay"] = trial.suggest_float(
+                    "sequence_step_decay", *_SEQUENCE_STEP_DECAY
+                )
         if self.repeat_param is not None:
             zero = trial.suggest_categorical(f"{self.repeat_param}_zero", (False, True))
             out[self.repeat_param] = (
@@ -393,6 +405,9 @@ class _SearchSpace:
                 trial["popularity_half_life_mode"] = "none" if popularity is None else "same"
         if self.model == "decayed-itemknn":
             trial["similarity"] = model.similarity
+            trial["sequence_window"] = model.sequence_window or 0
+            if model.sequence_window:
+                trial["sequence_step_decay"] = float(model.sequence_step_decay)
         if self.repeat_param is not None:
             value = float(getattr(model, self.repeat_param))
             trial[f"{self.repeat_param}_zero"] = value == 0

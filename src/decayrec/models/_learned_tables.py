@@ -24,14 +24,17 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from decayrec.models.item2item import (
+    SequencePairs,
     SimilarityName,
     cooccurrence_counts,
     item_similarity,
+    sequence_cooccurrence,
+    sequence_pairs,
     similarity_values,
 )
 from decayrec.types import FloatArray, IndexArray
 
-__all__ = ["ItemSimilarity", "PairLookup", "leave_user_out_shares", "sequence_cooccurrence"]
+__all__ = ["ItemSimilarity", "PairLookup", "leave_user_out_shares"]
 
 _TINY: Final = 1e-12
 
@@ -85,9 +88,9 @@ class ItemSimilarity:
         if window is None:
             counts = cooccurrence_counts(users, items, n_users, n_items)
         else:
-            counts, self._own_pairs = sequence_cooccurrence(
-                users, items, n_users, n_items, window=window, step_decay=step_decay
-            )
+            pairs = sequence_pairs(users, items, window=window, step_decay=step_decay)
+            counts = sequence_cooccurrence(users, items, n_users, n_items, pairs)
+            self._own_pairs = _own_pair_weights(pairs, n_items)
         # Sequence-local pair weights are fractions: keep every pair that co-occurs at all.
         floor = 1 if window is None else 0
         raw = item_similarity(
@@ -215,51 +218,15 @@ def _search(
     return out
 
 
-def sequence_cooccurrence(
-    users: IndexArray,
-    items: IndexArray,
-    n_users: int,
-    n_items: int,
-    *,
-    window: int,
-    step_decay: float,
-) -> tuple[sp.csr_matrix, tuple[npt.NDArray[np.int64], FloatArray]]:
-    """Co-occurrence of items near each other in a shopper's sequence, and each shopper's part.
-
-    ``users`` / ``items`` are grouped by user in time order. Events ``k <= window`` positions
-    apart add ``step_decay^(k - 1)`` to both directions of their pair (not to an item with
-    itself); the diagonal holds each item's support, the users who touched it (as
-    :func:`~decayrec.models.cooccurrence_counts`). Returns the counts and, sorted by the key
-    ``(user * n_items + a) * n_items + b``, every shopper's own pair weights.
-
-    Examples
-    --------
-    >>> counts, _ = sequence_cooccurrence(
-    ...     np.array([0, 0, 0]), np.array([0, 1, 2]), 1, 3, window=2, step_decay=0.5)
-    >>> counts.toarray().tolist()
-    [[1.0, 1.0, 0.5], [1.0, 1.0, 1.0], [0.5, 1.0, 1.0]]
-    """
-    user, item = users.astype(np.int64), items.astype(np.int64)
-    owners, lefts, rights, weights = [], [], [], []
-    for k in range(1, window + 1):  # window shifts, not events
-        same = (user[k:] == user[:-k]) & (item[k:] != item[:-k])
-        a, b = item[:-k][same], item[k:][same]
-        weight = np.full(len(a), step_decay ** (k - 1))
-        owners += [user[k:][same]] * 2
-        lefts += [a, b]
-        rights += [b, a]
-        weights += [weight, weight]
-    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
-    left = np.concatenate(lefts) if lefts else np.zeros(0, dtype=np.int64)
-    right = np.concatenate(rights) if rights else np.zeros(0, dtype=np.int64)
-    weight = np.concatenate(weights) if weights else np.zeros(0)
-    support = cooccurrence_counts(users, items, n_users, n_items).diagonal()
-    pairs = sp.csr_matrix((weight, (left, right)), shape=(n_items, n_items))
-    counts = sp.csr_matrix(pairs + sp.diags(support.astype(np.float64)))
-    counts.sum_duplicates()
-    keys, inverse = np.unique((owner * n_items + left) * n_items + right, return_inverse=True)
-    own = np.bincount(inverse.reshape(-1), weights=weight, minlength=len(keys)).astype(np.float64)
-    return counts, (keys.astype(np.int64), own)
+def _own_pair_weights(
+    pairs: SequencePairs, n_items: int
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Every shopper's own pair weights, by the sorted key ``(user * n + a) * n + b``."""
+    keys, inverse = np.unique(
+        (pairs.user * n_items + pairs.left) * n_items + pairs.right, return_inverse=True
+    )
+    own = np.bincount(inverse.reshape(-1), weights=pairs.weight, minlength=len(keys))
+    return keys.astype(np.int64), own.astype(np.float64)
 
 
 def _leave_user_out(

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import ClassVar, Final, Literal, get_args
+from typing import ClassVar, Final, Literal, NamedTuple, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -48,9 +48,12 @@ from decayrec.types import FloatArray, IndexArray, KernelName
 __all__ = [
     "CooccurrenceUnit",
     "DecayedItemKNN",
+    "SequencePairs",
     "SimilarityName",
     "cooccurrence_counts",
     "item_similarity",
+    "sequence_cooccurrence",
+    "sequence_pairs",
     "similarity_values",
 ]
 
@@ -79,7 +82,13 @@ class DecayedItemKNN(Recommender):
     max_neighbours
         Keep only this many most similar items per item (``None``: keep all).
     min_cooccurrence
-        Ignore item pairs seen together in fewer units than this (SAR's threshold).
+        Ignore item pairs seen together in fewer units than this (SAR's threshold; not
+        used with ``sequence_window``, whose pair weights are fractions).
+    sequence_window, sequence_step_decay
+        ``None`` (default): co-occurrence by ``cooccurrence_by``. An integer ``w``: a user's
+        events at most ``w`` positions apart add ``sequence_step_decay^(k - 1)`` to their
+        pair (``k`` apart), so items met close together in a sequence count most
+        (``cooccurrence_by`` must then be ``user``).
     self_weight
         How much the user's affinity to an item adds to that item's own score (repeats).
         The default 1 treats an item as perfectly similar to itself, as SAR's Jaccard and
@@ -126,6 +135,8 @@ class DecayedItemKNN(Recommender):
         cooccurrence_by: CooccurrenceUnit = "user",
         max_neighbours: int | None = None,
         min_cooccurrence: int = 1,
+        sequence_window: int | None = None,
+        sequence_step_decay: float = 0.7,
         self_weight: float = 1.0,
         event_weights: Mapping[str, float] | None = None,
     ) -> None:
@@ -134,6 +145,8 @@ class DecayedItemKNN(Recommender):
         self.cooccurrence_by = cooccurrence_by
         self.max_neighbours = max_neighbours
         self.min_cooccurrence = min_cooccurrence
+        self.sequence_window = sequence_window
+        self.sequence_step_decay = sequence_step_decay
         self.self_weight = self_weight
 
     def _validate_params(self) -> None:
@@ -160,20 +173,34 @@ class DecayedItemKNN(Recommender):
                 f"Got {self.min_cooccurrence!r} instead."
             )
         check_non_negative(self.self_weight, "self_weight", owner)
+        check_sequence_window(self.sequence_window, self.sequence_step_decay, owner)
+        if self.sequence_window is not None and self.cooccurrence_by != "user":
+            raise InvalidParameterError(
+                f"The 'sequence_window' parameter of {owner} reads each user's sequence: "
+                f"'cooccurrence_by' must be 'user'. Got {self.cooccurrence_by!r} instead."
+            )
 
     # ------------------------------------------------------------------ state
     def _fit_state(self) -> None:
         columns = self.columns_
-        if self.cooccurrence_by == "session":
-            units, n_units = _session_units(columns.user, self.events_.frame["session_id"])
+        floor = self.min_cooccurrence
+        if self.sequence_window is not None:
+            grouped = self.user_events_.columns  # by user, in time order
+            pairs = sequence_pairs(
+                grouped.user, grouped.item,
+                window=self.sequence_window, step_decay=float(self.sequence_step_decay),
+            )  # fmt: skip
+            n_users = len(self.events_.users)
+            counts = sequence_cooccurrence(grouped.user, grouped.item, n_users, self.n_items, pairs)
+            floor = 0
         else:
-            units, n_units = columns.user, len(self.events_.users)
-        counts = cooccurrence_counts(units, columns.item, n_units, self.n_items)
+            if self.cooccurrence_by == "session":
+                units, n_units = _session_units(columns.user, self.events_.frame["session_id"])
+            else:
+                units, n_units = columns.user, len(self.events_.users)
+            counts = cooccurrence_counts(units, columns.item, n_units, self.n_items)
         self.similarity_ = item_similarity(
-            counts,
-            self.similarity,
-            max_neighbours=self.max_neighbours,
-            min_cooccurrence=self.min_cooccurrence,
+            counts, self.similarity, max_neighbours=self.max_neighbours, min_cooccurrence=floor
         )
 
     def _affinity(
@@ -228,6 +255,85 @@ def cooccurrence_counts(
     incidence.sum_duplicates()
     incidence.data[:] = 1.0
     return (incidence.T @ incidence).tocsr()
+
+
+class SequencePairs(NamedTuple):
+    """Item pairs near each other in a shopper's sequence (both directions), with weights."""
+
+    user: npt.NDArray[np.int64]
+    left: npt.NDArray[np.int64]
+    right: npt.NDArray[np.int64]
+    weight: FloatArray
+
+
+def check_sequence_window(window: object, step_decay: object, owner: str) -> None:
+    """``window``: ``None`` or an integer >= 1; ``step_decay`` in (0, 1]."""
+    if window is not None and not is_positive_int(window):
+        raise InvalidParameterError(
+            f"The 'sequence_window' parameter of {owner} must be an integer >= 1 or None. "
+            f"Got {window!r} instead."
+        )
+    if isinstance(step_decay, bool) or not isinstance(step_decay, int | float):
+        step_decay = None
+    if step_decay is None or not 0 < step_decay <= 1:
+        raise InvalidParameterError(
+            f"The 'sequence_step_decay' parameter of {owner} must be in (0, 1]. "
+            f"Got {step_decay!r} instead."
+        )
+
+
+def sequence_pairs(
+    users: IndexArray, items: IndexArray, *, window: int, step_decay: float
+) -> SequencePairs:
+    """Pairs of a shopper's events at most ``window`` positions apart, weighted by distance.
+
+    ``users`` / ``items`` are grouped by user in time order. Events ``k`` positions apart
+    (``1 <= k <= window``) give ``step_decay^(k - 1)`` to their pair, in both directions;
+    an item never pairs with itself.
+    """
+    user, item = users.astype(np.int64), items.astype(np.int64)
+    owners, lefts, rights, weights = [], [], [], []
+    for k in range(1, window + 1):  # window shifts, not events
+        same = (user[k:] == user[:-k]) & (item[k:] != item[:-k])
+        a, b = item[:-k][same], item[k:][same]
+        weight = np.full(len(a), step_decay ** (k - 1))
+        owners += [user[k:][same]] * 2
+        lefts += [a, b]
+        rights += [b, a]
+        weights += [weight, weight]
+    if not owners:
+        empty = np.zeros(0, dtype=np.int64)
+        return SequencePairs(empty, empty, empty, np.zeros(0))
+    return SequencePairs(
+        np.concatenate(owners), np.concatenate(lefts), np.concatenate(rights),
+        np.concatenate(weights),
+    )  # fmt: skip
+
+
+def sequence_cooccurrence(
+    users: IndexArray,
+    items: IndexArray,
+    n_users: int,
+    n_items: int,
+    pairs: SequencePairs,
+) -> sp.csr_matrix:
+    """Counts of :func:`sequence_pairs`, with each item's support (its users) on the diagonal.
+
+    The diagonal is what :func:`cooccurrence_counts` puts there, so every measure of
+    :func:`item_similarity` reads it as it does the user-level counts.
+
+    Examples
+    --------
+    >>> users, items = np.array([0, 0, 0]), np.array([0, 1, 2])
+    >>> pairs = sequence_pairs(users, items, window=2, step_decay=0.5)
+    >>> sequence_cooccurrence(users, items, 1, 3, pairs).toarray().tolist()
+    [[1.0, 1.0, 0.5], [1.0, 1.0, 1.0], [0.5, 1.0, 1.0]]
+    """
+    support = cooccurrence_counts(users, items, n_users, n_items).diagonal()
+    together = sp.csr_matrix((pairs.weight, (pairs.left, pairs.right)), shape=(n_items, n_items))
+    counts = sp.csr_matrix(together + sp.diags(support.astype(np.float64)))
+    counts.sum_duplicates()
+    return counts
 
 
 def item_similarity(

@@ -51,7 +51,7 @@ from decayrec.models._learned_tables import ItemSimilarity, leave_user_out_share
 from decayrec.models._params import check_non_negative, is_positive_int
 from decayrec.models._ranking import PriorFn
 from decayrec.models.base import Recommender
-from decayrec.models.item2item import SimilarityName
+from decayrec.models.item2item import SimilarityName, check_sequence_window
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
 
@@ -160,13 +160,22 @@ class LearnedDecay(Recommender):
     #: measure (Jaccard, or raw co-occurrence, which leans toward popular neighbours) and
     #: whether each item passes one unit of evidence to its neighbours or its own
     #: similarity mass (``normalise_similarity``; raw mass won on review logs in our
-    #: validation runs). ``self_weight`` stays 0: with the training tables leaving each
-    #: target's user out, the likelihood itself keeps most evidence on a shopper's own items.
+    #: validation runs), plus raw co-occurrence counted only between events near each other
+    #: in a shopper's sequence (``sequence_window`` 5 and 10). ``self_weight`` stays 0: with
+    #: the training tables leaving each target's user out, the likelihood itself keeps most
+    #: evidence on a shopper's own items.
     validation_grid: ClassVar[tuple[Mapping[str, Any], ...]] = (
         {"similarity": "jaccard", "normalise_similarity": True},
         {"similarity": "cooccurrence", "normalise_similarity": True},
         {"similarity": "jaccard", "normalise_similarity": False},
         {"similarity": "cooccurrence", "normalise_similarity": False},
+        {"similarity": "cooccurrence", "normalise_similarity": False, "sequence_window": 5},
+        {
+            "similarity": "cooccurrence",
+            "normalise_similarity": False,
+            "sequence_window": 10,
+            "sequence_step_decay": 0.8,
+        },
     )
 
     def __init__(
@@ -249,14 +258,7 @@ class LearnedDecay(Recommender):
                 f"{', '.join(_SIMILARITIES)}. Got {self.similarity!r} instead."
             )
         check_non_negative(self.self_weight, "self_weight", owner)
-        if self.sequence_window is not None:
-            self._positive_int("sequence_window")
-        decay = self.sequence_step_decay
-        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
-            raise InvalidParameterError(
-                f"The 'sequence_step_decay' parameter of {owner} must be in (0, 1]. "
-                f"Got {decay!r} instead."
-            )
+        check_sequence_window(self.sequence_window, self.sequence_step_decay, owner)
         for name in ("max_user_factor", "prior_scale", "learning_rate"):
             value = getattr(self, name)
             check_non_negative(value, name, owner)

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from decayrec.data.schema import EventLog, EventType
+from decayrec.errors import InvalidParameterError
 from decayrec.models import DecayedItemKNN, item_similarity
 
 DAY = 86_400.0
@@ -142,3 +143,41 @@ def test_explain_sums_the_contributions() -> None:
     # u1's own event on i2 comes first (self_weight 1), then i0, which is closer to i2 than i1.
     assert [e.item_id for e in explanation.events] == ["2", "0", "1"]
     assert explanation.category_interest is None
+
+
+def test_sequence_window_links_only_nearby_events() -> None:
+    # One user sees 0, 1, 2, 3 in that order (file order shuffled): with a window of 1 only
+    # neighbours in time pair up; with 2, items two apart pair with half the weight.
+    log = EventLog.from_indices(
+        user_index=[0, 0, 0, 0],
+        item_index=[3, 1, 0, 2],
+        timestamp_seconds=[3.0, 1.0, 0.0, 2.0],
+        event_type=[0, 0, 0, 0],
+    )
+    near = DecayedItemKNN(similarity="cooccurrence", sequence_window=1).fit(log).similarity_
+    assert near.toarray()[0].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert near.toarray()[1].tolist() == [1.0, 0.0, 1.0, 0.0]
+    wider = (
+        DecayedItemKNN(similarity="cooccurrence", sequence_window=2, sequence_step_decay=0.5)
+        .fit(log)
+        .similarity_
+    )
+    assert wider.toarray()[0].tolist() == [0.0, 1.0, 0.5, 0.0]
+    whole = DecayedItemKNN(similarity="cooccurrence").fit(log).similarity_
+    assert whole.toarray()[0].tolist() == [0.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"sequence_window": 0}, "sequence_window"),
+        ({"sequence_window": 2, "sequence_step_decay": 0.0}, "sequence_step_decay"),
+        ({"sequence_window": 2, "cooccurrence_by": "session"}, "sequence_window"),
+    ],
+)
+def test_sequence_window_parameters_are_checked(params: dict[str, object], name: str) -> None:
+    log = EventLog.from_indices(
+        user_index=[0, 0], item_index=[0, 1], timestamp_seconds=[0.0, 1.0], event_type=[0, 0]
+    )
+    with pytest.raises(InvalidParameterError, match=f"'{name}'"):
+        DecayedItemKNN(**params).fit(log)  # type: ignore[arg-type]

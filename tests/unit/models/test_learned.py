@@ -373,14 +373,15 @@ def test_evaluate_picks_the_similarity_on_validation(shop: SimulatedShop) -> Non
     fast = {"max_epochs": 1, "batch_size": 256}
     result = evaluate_models(split, [ModelSpec("learned-decay", fast)], repeats="allow", ks=(10,))
     expected = [dict(entry) for entry in LearnedDecay.validation_grid]
-    assert len(expected) == 4  # the budget of the fixed models' half-life grid
+    assert len(expected) == 6  # similarity measure x mass, and two sequence windows
     for model in ("learned-decay", "learned-decay-no-decay"):
         result_of_model = next(r for r in result.results if r.model == model)
         assert result_of_model.tuning is not None
-        tried = [{key: entry[key] for key in expected[0]} for entry in result_of_model.tuning]
+        tried = [{key: entry[key] for key in grid} for entry, grid in zip(
+            result_of_model.tuning, expected, strict=True)]  # fmt: skip
         assert tried == expected
-        chosen = {key: result_of_model.params[key] for key in expected[0]}
-        assert chosen in expected
+        chosen = {key: result_of_model.params[key] for key in expected[-1]}
+        assert any(all(chosen[k] == v for k, v in grid.items()) for grid in expected)
     fixed = evaluate_models(
         split, [ModelSpec("learned-decay", {**fast, "similarity": "cosine"})],
         repeats="allow", ks=(10,), add_no_decay_baselines=False,

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from decayrec.models import item2item
 from decayrec.models._learned_tables import ItemSimilarity, leave_user_out_shares
-from decayrec.models.item2item import SimilarityName, cooccurrence_counts, item_similarity
+from decayrec.models.item2item import (
+    SimilarityName,
+    cooccurrence_counts,
+    item_similarity,
+    sequence_pairs,
+)
 
 
 def _log(seed: int) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -80,9 +86,12 @@ def _sequence_log(seed: int) -> tuple[np.ndarray, np.ndarray, int, int]:
 def test_sequence_local_lookup_leaves_the_shopper_out_exactly(
     measure: SimilarityName, normalise: bool
 ) -> None:
-    from decayrec.models._learned_tables import sequence_cooccurrence
-
     users, items, n_users, n_items = _sequence_log(3)
+
+    def sequence_cooccurrence(users, items, n_users, n_items, *, window, step_decay):  # type: ignore[no-untyped-def]
+        pairs = sequence_pairs(users, items, window=window, step_decay=step_decay)
+        return item2item.sequence_cooccurrence(users, items, n_users, n_items, pairs), None
+
     tables = ItemSimilarity(
         users, items, n_users, n_items, measure=measure, max_neighbours=n_items,
         self_weight=0.0, normalise=normalise, window=3, step_decay=0.5,
@@ -111,19 +120,22 @@ def test_sequence_local_lookup_leaves_the_shopper_out_exactly(
 
 
 def test_sequence_local_counts_weigh_pairs_by_distance() -> None:
-    from decayrec.models._learned_tables import sequence_cooccurrence
-
     users, items = np.array([0, 0, 0, 0, 1, 1]), np.array([0, 1, 2, 0, 1, 2])
-    counts, (keys, own) = sequence_cooccurrence(users, items, 2, 3, window=2, step_decay=0.5)
-    dense = counts.toarray()
+    pairs = sequence_pairs(users, items, window=2, step_decay=0.5)
+    dense = item2item.sequence_cooccurrence(users, items, 2, 3, pairs).toarray()
     # user 0: 0-1 (1), 1-2 (1), 2-0 (1), 0-2 (0.5), 1-0 (0.5); user 1: 1-2 (1).
     assert dense[0, 1] == dense[1, 0] == 1.5
     assert dense[1, 2] == 2.0 and dense[0, 2] == 1.5
     assert np.diag(dense).tolist() == [1.0, 2.0, 2.0]  # users per item
-    key = (0 * 3 + 0) * 3 + 1
-    assert own[np.searchsorted(keys, key)] == 1.5
+    tables = ItemSimilarity(
+        users, items, 2, 3, measure="cooccurrence", max_neighbours=3, self_weight=0.0,
+        normalise=False, window=2, step_decay=0.5,
+    )  # fmt: skip
+    lookup = tables.training_lookup()
+    # Only user 0 links items 0 and 1 (weight 1.5): left out, nothing remains.
+    assert lookup(np.array([0]), np.array([1]), np.array([0]))[0] == 0.0
+    # Items 1 and 2: user 1 adds 1 of the 2, so half the value remains for user 1.
+    half = lookup(np.array([1]), np.array([2]), np.array([1]))[0]
+    assert half == pytest.approx(tables.matrix[1, 2] / 2)
     with pytest.raises(ValueError, match="no single held-out matrix"):
-        ItemSimilarity(
-            users, items, 2, 3, measure="cooccurrence", max_neighbours=3, self_weight=0.0,
-            normalise=False, window=2,
-        ).held_out()  # fmt: skip
+        tables.held_out()
