@@ -7,6 +7,7 @@ can be read side by side. Results are printed, never written into the repository
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import platform
@@ -16,7 +17,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from decayrec.eval.protocols import EvaluationCase
 
 __all__ = [
     "Timing",
@@ -189,3 +193,27 @@ def print_target(subject: str, rate: float, target: float, unit: str) -> bool:
         f"{'met' if met else 'NOT met'} ({format_rate(rate, unit)})"
     )
     return met
+
+
+def add_case_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data --format --protocol --target``: the log and protocol of a validation case."""
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--format", dest="fmt", default="csv")
+    parser.add_argument("--protocol", choices=("loo", "temporal"), default="loo")
+    parser.add_argument("--target", choices=("item", "category"), default="item")
+
+
+def validation_case(args: argparse.Namespace, max_users: int = 5000) -> EvaluationCase:
+    """The validation case ``decayrec evaluate`` tunes on (repeats allowed, at most
+    ``max_users`` users; the test part is never read), announced on one line."""
+    from decayrec.cli.evaluate import split_events
+    from decayrec.data import load_events
+    from decayrec.eval.protocols import EvaluationCase
+
+    events, _ = load_events(args.data, args.fmt)
+    split = split_events(events, args.protocol, at=None, horizon=None, validation=None)
+    case = EvaluationCase.from_split(
+        split, part="validation", target=args.target, repeats="allow"
+    ).subsample(max_users)
+    print(f"{args.data}: {split.description}; {case.n_users} validation users")
+    return case

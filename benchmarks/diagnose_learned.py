@@ -26,36 +26,22 @@ import copy
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from _harness import add_case_arguments, validation_case
 from decayrec._time import parse_duration
-from decayrec.cli.evaluate import split_events
-from decayrec.data import load_events
-from decayrec.eval.protocols import EvaluationCase
 from decayrec.models import DecayedItemKNN, LearnedDecay
-
-_MAX_USERS = 5000
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--format", dest="fmt", default="csv")
-    parser.add_argument("--protocol", choices=("loo", "temporal"), default="loo")
-    parser.add_argument("--target", choices=("item", "category"), default="item")
+    add_case_arguments(parser)
     parser.add_argument("--params", default="{}", help="LearnedDecay parameters as JSON")
     parser.add_argument("--half-lives", default="1d,7h", help="DecayedItemKNN comparisons")
     args = parser.parse_args()
-
-    events, _ = load_events(args.data, args.fmt)
-    split = split_events(events, args.protocol, at=None, horizon=None, validation=None)
-    case = EvaluationCase.from_split(
-        split, part="validation", target=args.target, repeats="allow"
-    ).subsample(_MAX_USERS)
-    print(f"{args.data}: {split.description}; {case.n_users} validation users")
+    case = validation_case(args)
 
     model = LearnedDecay(**json.loads(args.params)).fit(case.fit_events)
     fitted = model.parameters_
