@@ -6,8 +6,9 @@
 #      (OUT/NAME.tuned.json, OUT/NAME.tune.log);
 #   2. `decayrec evaluate --tuned` scores learned-decay beside the two tuned models, each with
 #      its -no-decay variant, once on test (OUT/NAME.json, OUT/NAME.md, OUT/NAME.log).
-# Per data set, `decayrec fit --model learned-decay` on the whole log and `decayrec report decay`
-# write what was learned (OUT/DATA.decay.md, OUT/DATA.decay.png).
+# Per data set, `decayrec fit --model learned-decay` on the whole log (with the similarity settings
+# evaluate picked for DATA-item when OUT/DATA-item.json exists) and `decayrec report decay` write
+# what was learned (OUT/DATA.decay.md, OUT/DATA.decay.png).
 #
 # Usage:  bash benchmarks/run_learned_shared.sh [OUT_DIR] [RUN ...]
 #   OUT_DIR  default .runs/learned; RUN: any of beauty-item taobao-item taobao-category
@@ -54,10 +55,21 @@ compare() {  # NAME=DATA-TARGET: tune the fixed models, then evaluate them besid
 }
 
 learned() {  # NAME=DATA-decay: fit learned-decay on the whole log and report its parameters
-    local set=${1%-decay}
-    echo "== $1"
+    local set=${1%-decay} params='{}' picked="$out/${1%-decay}-item.json"
+    # The similarity settings evaluate picked on validation for the item case, if it ran.
+    if [ -f "$picked" ]; then
+        params=$(python - "$picked" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+chosen = next(r["params"] for r in results if r["model"] == "learned-decay")
+keys = ("similarity", "normalise_similarity", "sequence_window", "sequence_step_decay")
+print(json.dumps({key: chosen[key] for key in keys if key in chosen}))
+PY
+        )
+    fi
+    echo "== $1 (learned-decay $params)"
     # shellcheck disable=SC2046
-    (cd "$root" && decayrec fit $(source_of "$set") --model learned-decay \
+    (cd "$root" && decayrec fit $(source_of "$set") --model learned-decay --params "$params" \
         --out "$out/$set.learned" >"$out/$set.fit.log" 2>&1)
     (cd "$root" && decayrec report decay --model "$out/$set.learned" \
         --png "$out/$set.decay.png" >"$out/$set.decay.md" 2>&1)
