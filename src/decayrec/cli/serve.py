@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from decayrec.cli._app import app, console
-from decayrec.errors import InvalidParameterError, MissingExtraError
-from decayrec.models import DecayedProfile
+from decayrec.errors import MissingExtraError
 from decayrec.models._persistence import read_manifest
 from decayrec.serve.settings import ServeSettings
+from decayrec.serve.state import check_servable
 
 __all__: list[str] = []
 
@@ -95,9 +95,4 @@ def _write_openapi(path: Path) -> None:
 def _check_model(folder: Path) -> None:
     """Fail fast, before binding a port, on a folder the service cannot serve."""
     manifest, manifest_path = read_manifest(folder)
-    if manifest.get("name") != DecayedProfile.name:
-        raise InvalidParameterError(
-            f"{manifest_path}: holds a {manifest.get('name')} model; the service keeps "
-            "decayed-profile models up to date online (fit one with `decayrec fit --model "
-            "decayed-profile`)."
-        )
+    check_servable(manifest.get("name"), manifest_path)

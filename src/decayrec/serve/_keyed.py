@@ -18,17 +18,19 @@ An event older than its key's ``T`` (out-of-order delivery) is folded in exactly
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from decayrec.types import FloatArray
 
-__all__ = ["OWNER_SHIFT", "KeyedSums"]
+__all__ = ["OWNER_SHIFT", "KeyedSums", "lookup"]
 
 Int64Array = npt.NDArray[np.int64]
 IntpArray = npt.NDArray[np.intp]
+K = TypeVar("K")
 #: A key's owner is ``code >> OWNER_SHIFT`` (the user of a (user, category) key).
 OWNER_SHIFT: Final = 32
 _EMPTY: Final = -np.inf  # reference time of a key that has no event yet
@@ -64,7 +66,6 @@ class KeyedSums:
         self._last: FloatArray = np.zeros(0)
         self._half_life: FloatArray = np.zeros(0)
         self._purchases: Int64Array = np.zeros(0, dtype=np.int64)
-        self._events: Int64Array = np.zeros(0, dtype=np.int64)
         self._allocate(_MIN_CAPACITY)
 
     def _allocate(self, capacity: int) -> None:
@@ -81,7 +82,6 @@ class KeyedSums:
         self._last = resized(self._last, _EMPTY)
         self._half_life = resized(self._half_life, 1.0)
         self._purchases = resized(self._purchases, 0)
-        self._events = resized(self._events, 0)
 
     def __len__(self) -> int:
         return self._n
@@ -93,24 +93,9 @@ class KeyedSums:
         return self._codes[: self._n]
 
     @property
-    def last(self) -> FloatArray:
-        """Reference time of each row: its key's newest event."""
-        return self._last[: self._n]
-
-    @property
-    def half_life(self) -> FloatArray:
-        """Half-life of each row's key (seconds)."""
-        return self._half_life[: self._n]
-
-    @property
     def purchases(self) -> Int64Array:
         """Purchase events folded into each row."""
         return self._purchases[: self._n]
-
-    @property
-    def events(self) -> Int64Array:
-        """Events folded into each row."""
-        return self._events[: self._n]
 
     # ------------------------------------------------------------------ updates
     def add(
@@ -145,14 +130,12 @@ class KeyedSums:
         self._purchases[rows] += np.bincount(inverse, weights=purchase, minlength=len(keys)).astype(
             np.int64
         )
-        self._events[rows] += np.bincount(inverse, minlength=len(keys))
         self._latest = max(self._latest, float(newest.max()))
 
     def _rows_adding(self, keys: Int64Array, half_life: FloatArray) -> IntpArray:
         """Row of each (distinct) key, appending the keys not held yet."""
         index = self._index
-        found = list(map(index.get, keys.tolist(), [-1] * len(keys)))
-        rows = np.array(found, dtype=np.intp)
+        rows = lookup(keys.tolist(), index)
         missing = np.flatnonzero(rows < 0)
         if len(missing):
             start = self._n
@@ -188,7 +171,7 @@ class KeyedSums:
 
     def rows_of(self, codes: Int64Array) -> tuple[IntpArray, npt.NDArray[np.bool_]]:
         """Row of each code and whether it exists."""
-        found = np.array(list(map(self._index.get, codes.tolist(), [-1] * len(codes))), np.intp)
+        found = lookup(codes.tolist(), self._index)
         return np.maximum(found, 0), found >= 0
 
     def value(self, rows: slice | IntpArray, at: float) -> FloatArray:
@@ -204,6 +187,11 @@ class KeyedSums:
     def latest(self) -> float:
         """The newest event time of any key (``-inf`` when empty)."""
         return self._latest
+
+
+def lookup(keys: Sequence[K], index: Mapping[K, int]) -> IntpArray:
+    """``index[key]`` for every key, -1 where absent: one hash lookup per key, in C."""
+    return np.fromiter(map(index.get, keys, [-1] * len(keys)), dtype=np.intp, count=len(keys))
 
 
 def _decay(age: FloatArray, half_life: FloatArray) -> FloatArray:

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 import numpy as np
@@ -46,7 +47,7 @@ from decayrec.serve.schemas import (
     SegmentUser,
 )
 from decayrec.serve.settings import Scope, ServeSettings
-from decayrec.serve.state import EventArrays, OnlineProfile
+from decayrec.serve.state import EventArrays, OnlineProfile, check_servable
 from decayrec.serve.store import EventStore, StoredEvents, open_store
 
 __all__ = ["create_app"]
@@ -96,18 +97,13 @@ class _Service:
     def _build(self) -> tuple[OnlineProfile, int]:
         """A fresh state: the model in ``model_dir`` plus every event the store holds."""
         model = load_model(self.settings.model_dir)
-        if not isinstance(model, DecayedProfile):
-            raise InvalidParameterError(
-                f"{self.settings.model_dir}: holds a {model.name} model; the service keeps "
-                "decayed-profile models up to date online (fit one with `decayrec fit --model "
-                "decayed-profile`)."
-            )
+        check_servable(model.name, self.settings.model_dir)
+        assert isinstance(model, DecayedProfile)
         state = OnlineProfile(model)
         assert self.store is not None
         stored = self.store.read_since(0)
         for start in range(0, len(stored), _REPLAY_CHUNK):
-            rows = np.arange(start, min(start + _REPLAY_CHUNK, len(stored)))
-            state.ingest(stored.take(rows).events)
+            state.ingest(stored.chunk(start, start + _REPLAY_CHUNK))
         return state, len(stored)
 
     async def reload(self) -> None:
@@ -125,7 +121,7 @@ class _Service:
             raise HTTPException(503, "No model is loaded yet.")
         return self.state
 
-    def instant(self, at: str | None) -> float:
+    def instant(self, at: str | datetime | None) -> float:
         """``at`` in Unix seconds; by default now, or the newest event if the log is newer."""
         state = self.live()
         if at is None:
@@ -307,7 +303,7 @@ def create_app(settings: ServeSettings, *, store: EventStore | None = None) -> F
         scores by their maximum.
         """
         state = service.live()
-        instant = service.instant(None if body.at is None else body.at.isoformat())
+        instant = service.instant(body.at)
         given = [item.score is not None for item in body.items]
         if any(given) and not all(given):
             index = given.index(False)

@@ -33,15 +33,14 @@ from decayrec.data.schema import EventType
 from decayrec.errors import InvalidParameterError, UnknownIdError
 from decayrec.models import DecayedProfile
 from decayrec.models._ranking import top_n
-from decayrec.serve._keyed import OWNER_SHIFT, KeyedSums
+from decayrec.serve._keyed import OWNER_SHIFT, KeyedSums, lookup
 from decayrec.types import FloatArray
 
-__all__ = ["CategoryInterest", "EventArrays", "OnlineProfile", "ScoredItem"]
+__all__ = ["CategoryInterest", "EventArrays", "OnlineProfile", "ScoredItem", "check_servable"]
 
 _SHIFT: Final = OWNER_SHIFT  # key code = (user << 32) | bucket (or item)
 _LOW: Final = (1 << _SHIFT) - 1
 _NO_CATEGORY: Final = 0  # bucket of items without a category; category k is bucket k + 1
-_NO_CATEGORY_NAME: Final = "(none)"
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,15 @@ class CategoryInterest:
     forecast_interest: float
     forecast_share: float
     half_life_seconds: float
+
+
+def check_servable(model_name: object, where: object) -> None:
+    """Refuse a model the online state cannot keep current (only DecayedProfile)."""
+    if model_name != DecayedProfile.name:
+        raise InvalidParameterError(
+            f"{where}: holds a {model_name} model; the service keeps decayed-profile models up "
+            "to date online (fit one with `decayrec fit --model decayed-profile`)."
+        )
 
 
 class OnlineProfile:
@@ -159,9 +167,9 @@ class OnlineProfile:
         An item keeps the category it was first seen with (in the model or earlier in the
         batch); a row without ``category_id`` never conflicts.
         """
-        items = _lookup(events.item_id, self._items)
+        items = lookup(events.item_id, self._items)
         given = np.array([c is not None for c in events.category_id], dtype=bool)
-        given_bucket = _lookup([c or "" for c in events.category_id], self._categories)
+        given_bucket = lookup([c or "" for c in events.category_id], self._categories)
         known = items >= 0
         known_bucket = self.item_bucket[np.maximum(items, 0)]
         wrong = known & given & (given_bucket != known_bucket)
@@ -188,7 +196,7 @@ class OnlineProfile:
         self, raw: Sequence[str], index: dict[str, int], names: list[str]
     ) -> npt.NDArray[np.int64]:
         """Indices of raw ids, adding the ids never seen to ``index`` and ``names``."""
-        out = _lookup(raw, index)
+        out = lookup(raw, index).astype(np.int64)
         for row in np.flatnonzero(out < 0).tolist():  # only ids the state has never seen
             value = raw[row]
             code = index.get(value)
@@ -367,7 +375,7 @@ class OnlineProfile:
         """Scores of the given items (unknown items score 0) and the fallback flag."""
         self.check_instant(at)
         scores, fallback = self.scores(user_id, at)
-        index = np.array([self._items.get(i, -1) for i in item_ids], dtype=np.int64)
+        index = lookup(item_ids, self._items)
         return np.where(index >= 0, scores[np.maximum(index, 0)], 0.0), fallback
 
     def interests(self, user_id: str, at: float, horizon_seconds: float) -> list[CategoryInterest]:
@@ -455,8 +463,3 @@ class OnlineProfile:
             (self.user_ids[int(users[k])], float(share[k]), float(interest[k]))
             for k in order.tolist()
         ]
-
-
-def _lookup(raw: Sequence[str], index: dict[str, int]) -> npt.NDArray[np.int64]:
-    """Index of each raw id (-1 where unknown): one hash lookup per id, in C."""
-    return np.fromiter(map(index.get, raw, [-1] * len(raw)), dtype=np.int64, count=len(raw))

@@ -60,6 +60,17 @@ class StoredEvents:
             for r in rows.tolist()
         ]
 
+    def chunk(self, start: int, stop: int) -> EventArrays:
+        """The events of rows ``start:stop`` (list slices, no per-row work)."""
+        e = self.events
+        return EventArrays(
+            user_id=e.user_id[start:stop],
+            item_id=e.item_id[start:stop],
+            category_id=e.category_id[start:stop],
+            seconds=e.seconds[start:stop],
+            event_type=e.event_type[start:stop],
+        )
+
     def take(self, rows: npt.NDArray[np.intp]) -> StoredEvents:
         """The given rows, in that order."""
         picked = rows.tolist()
