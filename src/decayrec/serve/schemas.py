@@ -67,7 +67,10 @@ class EventsIn(_Strict):
 class EventsOut(BaseModel):
     accepted: int
     duplicate: int
-    stored: int = Field(description="Events the store holds after this batch.")
+    stored: int = Field(
+        description="Store events this instance's state holds after this batch (with several "
+        "instances on one Redis store, the others' events count once this instance reloads)."
+    )
 
 
 class RecommendedItem(BaseModel):

@@ -3,7 +3,8 @@
 Keys (under ``prefix``): ``{prefix}:ids``, the set of stored event ids, and ``{prefix}:log``,
 the list of stored events in acknowledgement order (one JSON array per event). The script
 adds an event to both only when ``SADD`` says its id is new, so a batch is applied atomically
-and idempotently even when several instances ingest at once. How durable an acknowledged
+and idempotently even when several instances ingest at once (each instance's online state
+takes in the others' events when it next starts or reloads). How durable an acknowledged
 event is depends on the server's persistence settings (``appendonly yes`` and
 ``appendfsync always`` for the embedded store's guarantee).
 """
