@@ -346,6 +346,9 @@ class LearnedDecay(Recommender):
         self.item_slot_ = np.where(
             self.item_category_ >= 0, self.item_category_, self.no_category_
         ).astype(np.int64)
+        # Counted once per fit or load, not per explanation.
+        type_counts = np.bincount(columns.event_type, minlength=len(EventType))
+        self._reference_event_type = EventType(int(np.argmax(type_counts)))
         counts = np.bincount(columns.item, minlength=n_items).astype(np.float64)
         per_slot = np.bincount(self.item_slot_, weights=counts, minlength=self.no_category_ + 1)
         self.slot_share_ = per_slot / per_slot.sum()
@@ -678,8 +681,7 @@ class LearnedDecay(Recommender):
     def reference_event_type_(self) -> EventType:
         """The log's most frequent event type: the one category half-lives are quoted for."""
         self._check_fitted()
-        counts = np.bincount(self.columns_.event_type, minlength=len(EventType))
-        return EventType(int(np.argmax(counts)))
+        return self._reference_event_type
 
     @property
     def half_lives_(self) -> pl.DataFrame:
