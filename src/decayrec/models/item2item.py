@@ -273,9 +273,12 @@ def check_sequence_window(window: object, step_decay: object, owner: str) -> Non
             f"The 'sequence_window' parameter of {owner} must be an integer >= 1 or None. "
             f"Got {window!r} instead."
         )
-    if isinstance(step_decay, bool) or not isinstance(step_decay, int | float):
-        step_decay = None
-    if step_decay is None or not 0 < step_decay <= 1:
+    in_range = (
+        isinstance(step_decay, int | float)
+        and not isinstance(step_decay, bool)
+        and 0 < step_decay <= 1
+    )
+    if not in_range:
         raise InvalidParameterError(
             f"The 'sequence_step_decay' parameter of {owner} must be in (0, 1]. "
             f"Got {step_decay!r} instead."
