@@ -25,7 +25,7 @@ and loading need NumPy only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -49,6 +49,7 @@ from decayrec.models._learned_history import (
 from decayrec.models._learned_params import DecayParameters
 from decayrec.models._learned_tables import ItemSimilarity, leave_user_out_shares
 from decayrec.models._params import check_non_negative, is_positive_int
+from decayrec.models._progress import EpochProgress
 from decayrec.models._ranking import PriorFn
 from decayrec.models.base import Recommender
 from decayrec.models.item2item import SimilarityName, check_sequence_window
@@ -480,7 +481,9 @@ class LearnedDecay(Recommender):
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            with _EpochProgress(self.progress, self.max_epochs) as on_epoch:
+            with EpochProgress(
+                self.progress, self.max_epochs, label="learned-decay epochs", metric="held-out loss"
+            ) as on_epoch:
                 return train(
                     data, config, warm_start=getattr(self, "_warm_start", None), on_epoch=on_epoch
                 )
@@ -853,37 +856,3 @@ def _grow_categories(params: DecayParameters, old: int, new: int) -> DecayParame
         params.repeat_log_cycle, float(np.median(params.repeat_log_cycle))
     )
     return grown
-
-
-class _EpochProgress:
-    """A rich progress bar over epochs (or nothing), yielding the per-epoch callback."""
-
-    def __init__(self, show: bool, total: int) -> None:
-        self.show, self.total = show, total
-        self._progress: Any = None
-
-    def __enter__(self) -> Callable[[int, float, float], None] | None:
-        if not self.show:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self._progress = Progress(
-            TextColumn("learned-decay epochs"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[losses]}"),
-            console=Console(stderr=True),
-        )
-        self._progress.start()
-        task = self._progress.add_task("train", total=self.total, losses="")
-
-        def on_epoch(epoch: int, train_loss: float, holdout_loss: float) -> None:
-            losses = f"train {train_loss:.4f}  held-out {holdout_loss:.4f}"
-            self._progress.update(task, completed=epoch, losses=losses)
-
-        return on_epoch
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
