@@ -22,7 +22,7 @@ from decayrec.data import EventLog, Split, leave_last_out, temporal_split
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import DataValidationError, InvalidParameterError
 from decayrec.eval import ModelSpec, evaluate_models, render_table, report_columns
-from decayrec.models import MODELS, NO_DECAY_SUFFIX, make_model
+from decayrec.models import MODELS, NO_DECAY_SUFFIX, known_names, make_model, resolve_name
 
 __all__ = [
     "AtOption",
@@ -165,11 +165,12 @@ def parse_models(text: str | None) -> list[str] | None:
         return None
     names = [part.strip() for part in text.split(",") if part.strip()]
     for name in names:
-        if name.removesuffix(NO_DECAY_SUFFIX) not in MODELS:
+        try:
+            resolve_name(name)
+        except InvalidParameterError:
             raise InvalidParameterError(
-                f"--models: unknown model {name!r}; expected one of "
-                f"{', '.join(sorted(MODELS))} (each also with {NO_DECAY_SUFFIX})."
-            )
+                f"--models: unknown model {name!r}; expected one of {', '.join(known_names())}."
+            ) from None
     return names
 
 

@@ -97,20 +97,39 @@ class ModelSpec:
 
     @property
     def decays(self) -> bool:
-        """Whether this model decays (and so has a half-life worth tuning)."""
-        if self.name.endswith(NO_DECAY_SUFFIX):
+        """Whether this model decays (and so has a half-life worth tuning and a ``-no-decay``
+        baseline); a model with ablations has those as its baselines instead."""
+        if self.name.endswith(NO_DECAY_SUFFIX) or self.ablations:
             return False
         return "half_life" not in self.params or self.params["half_life"] is not None
 
     @property
+    def model_class(self) -> type[Recommender] | None:
+        """The registered class the name stands for (``None`` with a factory or unknown)."""
+        if self.factory is not None:
+            return None
+        from decayrec.models import resolve_name
+
+        try:
+            return resolve_name(self.name)[0]
+        except InvalidParameterError:
+            return None
+
+    @property
+    def ablations(self) -> list[ModelSpec]:
+        """The model's named ablations as specs (only for the model itself, not a variant)."""
+        model_cls = self.model_class
+        if model_cls is None or model_cls.name != self.name:
+            return []
+        return [
+            ModelSpec(f"{self.name}-{suffix}", {**self.params, **overrides}, None, self.grid)
+            for suffix, overrides in model_cls.ablations.items()
+        ]
+
+    @property
     def learns_decay(self) -> bool:
         """Whether the model learns its own half-lives (nothing to tune on a grid)."""
-        if self.factory is not None:
-            return False
-        from decayrec.models import MODELS
-
-        model_cls = MODELS.get(self.name.removesuffix(NO_DECAY_SUFFIX))
-        return bool(getattr(model_cls, "learns_decay", False))
+        return bool(getattr(self.model_class, "learns_decay", False))
 
     @property
     def tunes_half_life(self) -> bool:
@@ -159,9 +178,11 @@ def default_model_specs() -> list[ModelSpec]:
     from decayrec.models import MODELS
 
     specs: list[ModelSpec] = []
-    for name in MODELS:
+    for name, model_cls in MODELS.items():
+        if not model_cls.in_default_set:
+            continue
         spec = ModelSpec(str(name))
-        specs.extend([spec, spec.no_decay()])
+        specs.extend([spec, *spec.ablations] if model_cls.ablations else [spec, spec.no_decay()])
     return specs
 
 
@@ -356,25 +377,24 @@ def _with_model_grid(spec: ModelSpec) -> ModelSpec:
     one of its parameters (a model that learns its decay tunes what it cannot learn)."""
     if spec.factory is not None or spec.grid is not None:
         return spec
-    from decayrec.models import MODELS
-
-    model_cls = MODELS.get(spec.name.removesuffix(NO_DECAY_SUFFIX))
-    grid = getattr(model_cls, "validation_grid", None)
+    grid = getattr(spec.model_class, "validation_grid", None)
     if not grid or any(key in spec.params for entry in grid for key in entry):
         return spec
     return replace(spec, grid=tuple(dict(entry) for entry in grid))
 
 
 def _with_baselines(specs: list[ModelSpec]) -> list[ModelSpec]:
-    """Each decaying spec followed by its ``-no-decay`` variant, unless already listed."""
+    """Each decaying spec followed by its ``-no-decay`` variant, and each model with ablations
+    by those, unless already listed."""
     names = {s.name for s in specs}
     out: list[ModelSpec] = []
     for spec in specs:
         out.append(spec)
-        baseline = spec.no_decay()
-        if spec.decays and baseline.name not in names:
-            out.append(baseline)
-            names.add(baseline.name)
+        baselines = [spec.no_decay()] if spec.decays else spec.ablations
+        for baseline in baselines:
+            if baseline.name not in names:
+                out.append(baseline)
+                names.add(baseline.name)
     return out
 
 

@@ -115,6 +115,12 @@ class Recommender(ABC):
     _tie_break_by_popularity: ClassVar[bool] = True
     #: The model learns its half-lives from the data (the runner then tunes none on a grid).
     learns_decay: ClassVar[bool] = False
+    #: Named ablations, ``<name>-<suffix>`` -> parameter overrides, that ``decayrec evaluate``
+    #: reports beside the model instead of ``-no-decay`` (e.g. a sequence model without its
+    #: time bias). Empty for the decayed models, whose baseline is ``-no-decay``.
+    ablations: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: Whether ``decayrec evaluate`` runs the model when no ``--models`` are given.
+    in_default_set: ClassVar[bool] = True
     _registry: ClassVar[dict[str, type[Recommender]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -220,6 +220,27 @@ def shop_log() -> EventLog:
     return simulate_shop(config).events
 
 
+def test_a_model_with_ablations_is_reported_beside_them_not_beside_no_decay(
+    shop_log: EventLog,
+) -> None:
+    pytest.importorskip("torch", reason="the transformer needs PyTorch (the torch extra)")
+    fast = {"max_epochs": 1, "dim": 8, "layers": 1, "decay_params": {"max_epochs": 1}}
+    result = evaluate_models(
+        leave_last_out(shop_log),
+        [ModelSpec("time-aware-transformer", fast)],
+        dataset="simulated",
+    )
+    names = [r.model for r in result.results]
+    assert names == [
+        "time-aware-transformer",
+        "time-aware-transformer-no-time",
+        "time-aware-transformer-no-hybrid",
+    ]
+    params = {r.model: r.params for r in result.results}
+    assert params["time-aware-transformer-no-time"]["time_bias"] is False
+    assert params["time-aware-transformer-no-hybrid"]["hybrid"] is False
+
+
 @pytest.mark.parametrize(
     ("target", "repeats"), [("item", "allow"), ("item", "exclude"), ("category", "allow")]
 )
@@ -238,7 +259,8 @@ def test_real_models_under_both_protocols(shop_log: EventLog, target: str, repea
             dataset="simulated",
         )
         names = [r.model for r in result.results]
-        assert names == [n + suffix for n in MODELS for suffix in ("", "-no-decay")]
+        defaults = [n for n, cls in MODELS.items() if cls.in_default_set]
+        assert names == [n + suffix for n in defaults for suffix in ("", "-no-decay")]
         doc = json.loads(json.dumps(result.to_json_dict(), allow_nan=False))
         assert doc["n_users"] > 0
         for entry in doc["results"]:

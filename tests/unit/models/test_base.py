@@ -200,6 +200,7 @@ def test_models_registry_names() -> None:
         "decayed-popularity",
         "decayed-profile",
         "learned-decay",
+        "time-aware-transformer",
     ]
     for name, cls in MODELS.items():
         assert cls.name == name
@@ -220,8 +221,12 @@ def test_make_model_no_decay_suffix() -> None:
 
 
 def test_make_model_errors() -> None:
-    with pytest.raises(InvalidParameterError, match="decayed-itemknn, decayed-popularity"):
+    with pytest.raises(InvalidParameterError, match="decayed-itemknn, decayed-itemknn-no-decay"):
         make_model("decayed-nonsense")
+    with pytest.raises(InvalidParameterError, match="time-aware-transformer-no-time"):
+        make_model("time-aware-transformer-no-decay")  # its baselines are its ablations
+    with pytest.raises(InvalidParameterError, match="time_bias"):
+        make_model("time-aware-transformer-no-time", time_bias=True)
     with pytest.raises(InvalidParameterError, match="'half_life'"):
         make_model("decayed-popularity-no-decay", half_life=timedelta(days=1))
     with pytest.raises(InvalidParameterError, match="no_such"):
