@@ -15,7 +15,9 @@
 #            diginetica-item diginetica-category beauty-decay taobao-decay diginetica-decay
 #            (default: all). TRIALS (default 30) and TUNE_TIMEOUT (seconds per model, default
 #            600) set the tuning budget.
-# Needs the torch and tune extras. Runs one after another: on 2 cores, parallel runs would
+# MODELS (default learned-decay,decayed-profile,decayed-itemknn) sets what evaluate scores; issue 6's
+# tables add the transformer: MODELS=time-aware-transformer,learned-decay,decayed-itemknn (evaluate
+# then adds its -no-time and -no-hybrid ablations). Needs the torch and tune extras. Runs one after another: on 2 cores, parallel runs would
 # distort the fit times.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +29,7 @@ runs=("$@")
     diginetica-category beauty-decay taobao-decay diginetica-decay)
 trials=${TRIALS:-30}
 timeout=${TUNE_TIMEOUT:-600}
+models=${MODELS:-learned-decay,decayed-profile,decayed-itemknn}
 mkdir -p "$out"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
@@ -49,7 +52,7 @@ compare() {  # NAME=DATA-TARGET: tune the fixed models, then evaluate them besid
         --model decayed-itemknn --trials "$trials" --timeout "$timeout" \
         --json "$out/$name.tuned.json" >"$out/$name.tune.log" 2>&1)
     (cd "$root" && decayrec evaluate "${case_args[@]}" --tuned "$out/$name.tuned.json" \
-        --models learned-decay,decayed-profile,decayed-itemknn --json "$out/$name.json" \
+        --models "$models" --json "$out/$name.json" \
         >"$out/$name.md" 2>"$out/$name.log")
     cat "$out/$name.md"
 }

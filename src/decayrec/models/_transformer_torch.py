@@ -26,7 +26,8 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -35,9 +36,17 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from decayrec.errors import DataValidationError
 from decayrec.types import FloatArray
 
-__all__ = ["NetworkConfig", "Sequences", "TimeAwareNetwork", "TrainingResult", "train"]
+__all__ = [
+    "NetworkConfig",
+    "Sequences",
+    "TimeAwareNetwork",
+    "TrainingResult",
+    "TrainingSettings",
+    "train",
+]
 
 #: Gap unit of the time bias (seconds): gaps are read in hours.
 GAP_UNIT_SECONDS: Final = 3600.0
@@ -225,64 +234,184 @@ class TrainingResult:
     best_epoch: int
 
 
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What the estimator's parameters say about training (validated by the estimator)."""
+
+    learning_rate: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    seed: int
+    negatives: int | None  # None: full cross-entropy over the catalogue
+    device: torch.device
+    checkpoint: Path | None = None
+    fingerprint: str = ""  # what a checkpoint must match to be resumed
+
+
 def train(
     network: TimeAwareNetwork,
     sequences: Sequences,
     holdout: Sequences | None,
-    *,
-    learning_rate: float,
-    weight_decay: float,
-    batch_size: int,
-    max_epochs: int,
-    patience: int,
-    seed: int,
-    device: torch.device,
+    settings: TrainingSettings,
     on_epoch: Callable[[int, float, float], None] | None = None,
 ) -> TrainingResult:
-    """AdamW on full cross-entropy over the catalogue; keeps the epoch with the best held-out
-    NDCG@10 (each user's last training event, ranked over every item) and stops after
-    ``patience`` epochs without improvement."""
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    """AdamW on cross-entropy over the catalogue (full, or against ``negatives`` items drawn
+    uniformly per mini-batch); keeps the epoch with the best held-out NDCG@10 (each held-out
+    shopper's last event, ranked over every item) and stops after ``patience`` epochs without
+    improvement. Without a hold-out it trains ``max_epochs`` and keeps the last.
+
+    With ``checkpoint`` the whole training state (weights, optimiser, random generators,
+    curves) is written there after every epoch, and a run whose fingerprint matches resumes
+    from it: the result is the one an uninterrupted run gives.
+    """
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    device = settings.device
     network.to(device)
     optimiser = torch.optim.AdamW(
         [p for p in network.parameters() if p.requires_grad],
-        lr=learning_rate,
-        weight_decay=weight_decay,
+        lr=settings.learning_rate,
+        weight_decay=settings.weight_decay,
     )
+    state = _TrainingState(network.state_dict())
+    if settings.checkpoint is not None and settings.checkpoint.exists():
+        state = _resume(settings, network, optimiser, generator)
     n = sequences.item.shape[0]
-    losses: list[float] = []
-    scores: list[float] = []
-    seconds: list[float] = []
-    best, best_epoch, best_state = -1.0, 0, copy.deepcopy(network.state_dict())
-    for epoch in range(max_epochs):
+    for epoch in range(state.next_epoch, settings.max_epochs):
+        if state.stopped:
+            break
         started = time.perf_counter()
         network.train()
         order = torch.randperm(n, generator=generator)
         total, count = 0.0, 0
-        for start in range(0, n, batch_size):
-            batch = sequences.take(order[start : start + batch_size]).trimmed().to(device)
+        for start in range(0, n, settings.batch_size):
+            rows = order[start : start + settings.batch_size]
+            batch = sequences.take(rows).trimmed().to(device)
             hidden, _ = network.encode(batch)
             has = batch.target >= 0
-            loss = functional.cross_entropy(network.logits(hidden[has]), batch.target[has])
+            loss = _loss(network, hidden[has], batch.target[has], settings.negatives, generator)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             total += loss.item() * int(has.sum())
             count += int(has.sum())
-        losses.append(total / max(count, 1))
-        score = holdout_ndcg(network, holdout, batch_size, device) if holdout else -epoch
-        scores.append(score)
-        seconds.append(time.perf_counter() - started)
+        state.losses.append(total / max(count, 1))
+        score = (
+            holdout_ndcg(network, holdout, settings.batch_size, device)
+            if holdout is not None
+            else float("nan")
+        )
+        state.scores.append(score)
+        state.seconds.append(time.perf_counter() - started)
         if on_epoch is not None:
-            on_epoch(epoch, losses[-1], score)
-        if score > best:
-            best, best_epoch, best_state = score, epoch, copy.deepcopy(network.state_dict())
-        elif epoch - best_epoch >= patience:
-            break
-    network.load_state_dict(best_state)
+            on_epoch(epoch, state.losses[-1], score)
+        if holdout is None or score > state.best:
+            state.best, state.best_epoch = score, epoch
+            state.best_state = copy.deepcopy(network.state_dict())
+        state.stopped = epoch - state.best_epoch >= settings.patience
+        state.next_epoch = epoch + 1
+        if settings.checkpoint is not None:
+            _save_checkpoint(settings, state, network, optimiser, generator)
+    network.load_state_dict(state.best_state)
     network.eval()
-    return TrainingResult(network, losses, scores, seconds, best_epoch)
+    return TrainingResult(network, state.losses, state.scores, state.seconds, state.best_epoch)
+
+
+def _loss(
+    network: TimeAwareNetwork,
+    hidden: torch.Tensor,
+    target: torch.Tensor,
+    negatives: int | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Cross-entropy of the next items: over every item, or over the target and
+    ``negatives`` uniformly drawn items (shared by the batch; a draw that hits a row's own
+    target is masked for that row). Uniform draws need no log-Q correction: every
+    candidate's proposal probability is the same constant."""
+    if negatives is None or negatives >= network.config.n_items:
+        return functional.cross_entropy(network.logits(hidden), target)
+    items = network.item.weight[1:]
+    drawn = torch.randint(network.config.n_items, (negatives,), generator=generator)
+    drawn = drawn.to(hidden.device)
+    positive = (hidden * items[target]).sum(dim=1, keepdim=True)
+    negative = hidden @ items[drawn].T
+    negative = negative.masked_fill(drawn[None, :] == target[:, None], float("-inf"))
+    logits = torch.cat([positive, negative], dim=1)
+    return functional.cross_entropy(logits, torch.zeros_like(target))
+
+
+@dataclass
+class _TrainingState:
+    best_state: dict[str, Any]
+    best: float = -1.0
+    best_epoch: int = 0
+    next_epoch: int = 0
+    stopped: bool = False
+    losses: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+def _save_checkpoint(
+    settings: TrainingSettings,
+    state: _TrainingState,
+    network: TimeAwareNetwork,
+    optimiser: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> None:
+    """Write atomically (a temporary file, then a rename): a crash leaves the last one."""
+    assert settings.checkpoint is not None
+    payload = {
+        "fingerprint": settings.fingerprint,
+        "network": network.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "best_state": state.best_state,
+        "best": state.best,
+        "best_epoch": state.best_epoch,
+        "next_epoch": state.next_epoch,
+        "stopped": state.stopped,
+        "losses": state.losses,
+        "scores": state.scores,
+        "seconds": state.seconds,
+    }
+    settings.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    partial = settings.checkpoint.with_name(settings.checkpoint.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(settings.checkpoint)
+
+
+def _resume(
+    settings: TrainingSettings,
+    network: TimeAwareNetwork,
+    optimiser: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> _TrainingState:
+    """The state of a checkpoint (read with ``weights_only``: tensors and plain values)."""
+    assert settings.checkpoint is not None
+    payload = torch.load(settings.checkpoint, weights_only=True)
+    if payload.get("fingerprint") != settings.fingerprint:
+        raise DataValidationError(
+            f"{settings.checkpoint}: the checkpoint was written for other data or parameters; "
+            "remove it or choose another checkpoint path."
+        )
+    network.load_state_dict(payload["network"])
+    optimiser.load_state_dict(payload["optimiser"])
+    generator.set_state(payload["generator"])
+    torch.set_rng_state(payload["torch_rng"])
+    return _TrainingState(
+        best_state=payload["best_state"],
+        best=float(payload["best"]),
+        best_epoch=int(payload["best_epoch"]),
+        next_epoch=int(payload["next_epoch"]),
+        stopped=bool(payload["stopped"]),
+        losses=[float(v) for v in payload["losses"]],
+        scores=[float(v) for v in payload["scores"]],
+        seconds=[float(v) for v in payload["seconds"]],
+    )
 
 
 def holdout_ndcg(

@@ -25,10 +25,13 @@ embeddings) and ``-no-hybrid`` (``hybrid=False``: the transformer's logits alone
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import os
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import numpy as np
@@ -48,7 +51,7 @@ from decayrec.types import FloatArray, IndexArray
 if TYPE_CHECKING:
     import torch
 
-    from decayrec.models._transformer_torch import NetworkConfig, Sequences
+    from decayrec.models._transformer_torch import NetworkConfig, Sequences, TrainingSettings
     from decayrec.models.learned import LearnedDecay
 
 __all__ = ["TimeAwareTransformer"]
@@ -79,6 +82,13 @@ class TimeAwareTransformer(Recommender):
         the transformer alone, the ablation).
     decay_params
         Parameters of that LearnedDecay (``None``: its defaults).
+    negatives
+        ``None``: full cross-entropy over the catalogue (the SASRec+ finding: it beats one
+        sampled negative). An integer ``k``: a sampled softmax against ``k`` items drawn
+        uniformly per mini-batch, for catalogues where the full one is too slow.
+    checkpoint
+        A file to write the training state to after every epoch; a later ``fit`` with the
+        same parameters and log resumes from it (and gives the uninterrupted result).
     learning_rate, weight_decay, batch_size, max_epochs, patience
         AdamW's step and decoupled weight decay, shoppers per mini-batch, the epoch limit and
         the epochs without held-out improvement before stopping.
@@ -117,12 +127,14 @@ class TimeAwareTransformer(Recommender):
         time_bias: bool = True,
         hybrid: bool = True,
         decay_params: Mapping[str, Any] | None = None,
-        learning_rate: float = 1e-3,
+        negatives: int | None = None,
+        checkpoint: Path | str | None = None,
+        learning_rate: float = 2e-3,
         weight_decay: float = 0.01,
         batch_size: int = 128,
         max_epochs: int = 40,
-        patience: int = 4,
-        validation_users: int = 1000,
+        patience: int = 5,
+        validation_users: int = 2000,
         seed: int = 0,
         device: str = "auto",
         threads: int | None = None,
@@ -138,6 +150,8 @@ class TimeAwareTransformer(Recommender):
         self.time_bias = time_bias
         self.hybrid = hybrid
         self.decay_params = dict(decay_params) if decay_params is not None else None
+        self.negatives = negatives
+        self.checkpoint = str(checkpoint) if checkpoint is not None else None
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -176,6 +190,11 @@ class TimeAwareTransformer(Recommender):
                     f"The '{name}' parameter of {owner} must be a positive integer. "
                     f"Got {getattr(self, name)!r} instead."
                 )
+        if self.negatives is not None and not is_positive_int(self.negatives):
+            raise InvalidParameterError(
+                f"The 'negatives' parameter of {owner} must be a positive integer or None. "
+                f"Got {self.negatives!r} instead."
+            )
         if self.threads is not None and not is_positive_int(self.threads):
             raise InvalidParameterError(
                 f"The 'threads' parameter of {owner} must be a positive integer or None. "
@@ -262,19 +281,7 @@ class TimeAwareTransformer(Recommender):
                 label=f"{self.name} epochs",
                 metric="held-out ndcg@10",
             ) as on_epoch:
-                result = train(
-                    network,
-                    train_sequences,
-                    holdout,
-                    learning_rate=float(self.learning_rate),
-                    weight_decay=float(self.weight_decay),
-                    batch_size=self.batch_size,
-                    max_epochs=self.max_epochs,
-                    patience=self.patience,
-                    seed=self.seed,
-                    device=self._torch_device(),
-                    on_epoch=on_epoch,
-                )
+                result = train(network, train_sequences, holdout, self._settings(), on_epoch)
             self.network_ = result.network.to("cpu")
             self.training_: dict[str, Any] = {
                 "train_loss": result.train_loss,
@@ -296,9 +303,9 @@ class TimeAwareTransformer(Recommender):
 
     def _fit_hybrid(self, holdout: Sequences | None, held_positions: IndexArray) -> None:
         """The gate on the held-out shoppers' last events, then the serving decay model."""
-        from decayrec.models._transformer_hybrid import fit_gate, gate_features
+        from decayrec.models._transformer_hybrid import fit_gate, gate_features, initial_gate
 
-        weights = np.array([np.log(np.expm1(1.0)), 0.0, 0.0])  # g = 1 without a hold-out
+        weights = initial_gate()  # a = g = 1 without a hold-out
         if holdout is not None and len(held_positions):
             keep = np.ones(self.events_.n_events, dtype=bool)
             keep[self.user_events_.order[held_positions]] = False
@@ -312,6 +319,7 @@ class TimeAwareTransformer(Recommender):
             targets = columns.item[held_positions].astype(np.int64)
             weights = fit_gate(logits, log_decay, targets, gate_features(n_events, hours))
         self.gate_weights_ = weights
+        self.training_["gate_held_out_events"] = len(held_positions)
         self.decay_model_ = self._decay_model().fit(self.events_)
         self._decay_numbering = self._numbering(self.decay_model_)
 
@@ -326,7 +334,7 @@ class TimeAwareTransformer(Recommender):
             }
         )
         self.decay_model_ = model
-        self.gate_weights_ = np.asarray(arrays[_GATE], dtype=np.float64)
+        self.gate_weights_ = np.asarray(arrays[_GATE], dtype=np.float64).reshape(2, -1)
         self._decay_numbering = self._numbering(model)
 
     def _numbering(self, model: LearnedDecay) -> tuple[IndexArray, IndexArray]:
@@ -371,6 +379,32 @@ class TimeAwareTransformer(Recommender):
             dropout=float(self.dropout),
             time_bias=self.time_bias,
         )
+
+    def _settings(self) -> TrainingSettings:
+        from decayrec.models._transformer_torch import TrainingSettings
+
+        return TrainingSettings(
+            learning_rate=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=self.seed,
+            negatives=self.negatives,
+            device=self._torch_device(),
+            checkpoint=Path(self.checkpoint) if self.checkpoint is not None else None,
+            fingerprint=self._fingerprint(),
+        )
+
+    def _fingerprint(self) -> str:
+        """What a checkpoint must match: the parameters that shape training, and the log."""
+        ignored = {"max_epochs", "patience", "progress", "checkpoint", "threads", "device"}
+        params = {k: v for k, v in self.get_params().items() if k not in ignored}
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+        columns = self.user_events_.columns
+        for array in (columns.user, columns.item, columns.event_type, columns.seconds):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     def _torch_device(self) -> torch.device:
         import torch
@@ -491,11 +525,12 @@ class TimeAwareTransformer(Recommender):
             batch, _ = self._request_sequences(user_index[part], at[part])
             out[part] = self._logits(batch)
             if self.hybrid:
-                gate = self._gate(batch)
-                out[part] += gate[:, None] * self._log_decay_known(user_index[part], at[part])
+                a, g = self._gate(batch)
+                out[part] *= a[:, None]
+                out[part] += g[:, None] * self._log_decay_known(user_index[part], at[part])
         return out
 
-    def _gate(self, batch: Sequences) -> FloatArray:
+    def _gate(self, batch: Sequences) -> tuple[FloatArray, FloatArray]:
         from decayrec.models._transformer_hybrid import gate_features, gate_values
 
         return gate_values(self.gate_weights_, gate_features(*_state(batch)))
@@ -522,7 +557,8 @@ class TimeAwareTransformer(Recommender):
     # ------------------------------------------------------------------ explaining
     def _explain_known(self, user: int, item: int, at: float) -> Explanation:
         """The score, its parts (the logit, and with the hybrid head the gate and the decay
-        model's log-probability: ``score = logit + gate · log_probability``), and the events
+        model's log-probability: ``score = sequence_weight · logit + decay_weight ·
+        log_probability``), and the events
         the newest position attended to most.
 
         An event's ``contribution`` is its attention weight in the last layer, averaged over
@@ -537,13 +573,16 @@ class TimeAwareTransformer(Recommender):
             hidden, attention = self.network_.encode(batch, keep_attention=True)
             logit = float(self.network_.row_logits(hidden[:, -1])[0, item])
         components = {"sequence_logit": logit}
+        score = logit
         if self.hybrid:
-            gate = float(self._gate(batch)[0])
+            a, g = (float(values[0]) for values in self._gate(batch))
             log_decay = float(self._log_decay_known(users, instants)[0, item])
-            components |= {"gate": gate, "decay_log_probability": log_decay}
-        score = logit + (
-            components["gate"] * components["decay_log_probability"] if self.hybrid else 0.0
-        )
+            components |= {
+                "sequence_weight": a,
+                "decay_weight": g,
+                "decay_log_probability": log_decay,
+            }
+            score = a * logit + g * log_decay
         pad = self.max_length - window.width
         cells = window.valid[0]
         weights = attention[-1][0, :, -1, pad:].mean(dim=0).double().numpy()[cells]
@@ -574,7 +613,7 @@ class TimeAwareTransformer(Recommender):
         state = self.network_.state_dict()
         arrays = {_PREFIX + name: value.detach().cpu().numpy() for name, value in state.items()}
         if self.hybrid:
-            arrays[_GATE] = np.asarray(self.gate_weights_, dtype=np.float64)
+            arrays[_GATE] = np.asarray(self.gate_weights_, dtype=np.float64).reshape(-1)
             for name, value in self.decay_model_._state_arrays().items():
                 arrays[_HYBRID + name] = value
         for key, values in getattr(self, "training_", {}).items():
@@ -595,7 +634,9 @@ class TimeAwareTransformer(Recommender):
         }
         if training:
             self.training_ = {key: [float(v) for v in value] for key, value in training.items()}
-            self.training_["best_epoch"] = int(training["best_epoch"][0])
+            for key in ("best_epoch", "gate_held_out_events"):
+                if key in training:
+                    self.training_[key] = int(training[key][0])
 
 
 def _torch(owner: str) -> Any:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from decayrec.data.schema import EventLog
-from decayrec.errors import InvalidParameterError
+from decayrec.errors import DataValidationError, InvalidParameterError
 from decayrec.models import TimeAwareTransformer, load_model, make_model
 from decayrec.testing import checks
 
@@ -107,35 +107,65 @@ def test_the_time_bias_tells_apart_what_order_alone_cannot() -> None:
     assert accuracy(time_bias=False) < 0.7
 
 
-def test_the_gate_follows_the_decay_model_where_it_knows_and_drops_it_where_it_does_not() -> None:
-    """Logits carry nothing; the decay log-probabilities point at the target for rows with a
-    long gap since the newest event and are noise elsewhere."""
+def test_the_gate_follows_the_model_that_knows_per_user_state() -> None:
+    """Rows with a long gap since the newest event: the decay log-probabilities point at the
+    target and the logits are noise; short gaps: the other way round."""
     from decayrec.models._transformer_hybrid import fit_gate, gate_features, gate_values
 
     rng = np.random.default_rng(4)
     n, items = 600, 50
     targets = rng.integers(items, size=n)
     hours = np.where(np.arange(n) % 2 == 0, 200.0, 0.1)
+    long_gap = (hours > 1)[:, None]
     informed = np.full((n, items), np.log(0.5 / (items - 1)))
     informed[np.arange(n), targets] = np.log(0.5)
     noise = np.log(rng.dirichlet(np.ones(items), size=n))
-    log_decay = np.where((hours > 1)[:, None], informed, noise)
+    log_decay = np.where(long_gap, informed, noise)
+    logits = np.where(long_gap, noise, informed)
     features = gate_features(np.full(n, 5), hours)
-    weights = fit_gate(np.zeros((n, items)), log_decay, targets, features)
-    gate = gate_values(weights, features)
-    assert gate[hours > 1].min() > 1.0
-    assert gate[hours < 1].max() < 0.2
+    a, g = gate_values(fit_gate(logits, log_decay, targets, features), features)
+    assert np.all(g[hours > 1] > 3 * a[hours > 1])
+    assert np.all(a[hours < 1] > 3 * g[hours < 1])
 
 
-def test_hybrid_score_is_the_logit_plus_the_gated_decay_log_probability(events: EventLog) -> None:
+def test_with_few_held_out_events_the_gate_has_constants_only_and_with_fewer_none() -> None:
+    from decayrec.models._transformer_hybrid import (
+        LEAD_WEIGHT,
+        MIN_ROWS_FOR_GATE,
+        MIN_ROWS_FOR_STATE,
+        fit_gate,
+        gate_features,
+        gate_values,
+    )
+
+    rng = np.random.default_rng(5)
+    n = (MIN_ROWS_FOR_STATE + MIN_ROWS_FOR_GATE) // 2
+    features = gate_features(rng.integers(1, 9, size=n), rng.exponential(10.0, size=n))
+    weights = fit_gate(
+        rng.normal(size=(n, 20)), rng.normal(size=(n, 20)), np.zeros(n, np.int64), features
+    )
+    assert np.all(weights[:, 1:] == 0.0)
+    few = MIN_ROWS_FOR_GATE - 1
+    weights = fit_gate(
+        rng.normal(size=(few, 20)), rng.normal(size=(few, 20)), np.zeros(few, np.int64),
+        features[:few],
+    )  # fmt: skip
+    a, g = gate_values(weights, features[:few])
+    np.testing.assert_allclose(a, LEAD_WEIGHT, rtol=1e-6)
+    np.testing.assert_allclose(g, 1.0)
+
+
+def test_hybrid_score_blends_the_logit_and_the_decay_log_probability(events: EventLog) -> None:
     model = FAST().fit(events)
     user = events.users.raw([0])[0]
     at = float(events.timestamp_seconds.max())
     item, score = model.recommend([user], at=at, n=1).for_user(user)[0]
     parts = model.explain(user, item, at=at).components
-    assert set(parts) == {"sequence_logit", "gate", "decay_log_probability"}
-    assert parts["gate"] >= 0
-    expected = parts["sequence_logit"] + parts["gate"] * parts["decay_log_probability"]
+    assert parts["sequence_weight"] >= 0 and parts["decay_weight"] >= 0
+    expected = (
+        parts["sequence_weight"] * parts["sequence_logit"]
+        + parts["decay_weight"] * parts["decay_log_probability"]
+    )
     assert score == pytest.approx(expected, rel=1e-12)
 
 
@@ -217,3 +247,27 @@ def test_registered_under_its_cli_name() -> None:
 def test_bad_parameters_are_named(params: dict[str, object], field: str, events: EventLog) -> None:
     with pytest.raises(InvalidParameterError, match=field):
         TimeAwareTransformer(**params).fit(events)  # type: ignore[arg-type]
+
+
+def test_a_resumed_checkpoint_gives_the_uninterrupted_result(
+    events: EventLog, tmp_path: Path
+) -> None:
+    straight = FAST(max_epochs=4, patience=10, hybrid=False).fit(events)
+    path = tmp_path / "train.ckpt"
+    FAST(max_epochs=2, patience=10, hybrid=False, checkpoint=path).fit(events)  # "interrupted"
+    resumed = FAST(max_epochs=4, patience=10, hybrid=False, checkpoint=path).fit(events)
+    users = events.users.raw(np.arange(8))
+    at = float(events.timestamp_seconds.max())
+    np.testing.assert_array_equal(
+        straight.recommend(users, at=at, n=5).scores, resumed.recommend(users, at=at, n=5).scores
+    )
+    assert resumed.training_["train_loss"] == straight.training_["train_loss"]
+    with pytest.raises(DataValidationError, match="checkpoint"):
+        FAST(max_epochs=4, dim=8, hybrid=False, checkpoint=path).fit(events)
+
+
+def test_sampled_softmax_trains_against_drawn_negatives(events: EventLog) -> None:
+    full = FAST(hybrid=False).fit(events)
+    sampled = FAST(hybrid=False, negatives=10).fit(events)
+    assert sampled.training_["train_loss"][0] < full.training_["train_loss"][0]  # 11 classes
+    assert np.isfinite(sampled.training_["train_loss"]).all()
