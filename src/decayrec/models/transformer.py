@@ -460,15 +460,7 @@ class TimeAwareTransformer(Recommender):
         positions = np.repeat(ends - counts, counts) + offset
         column = np.repeat(length - counts, counts) + offset
         columns = self.user_events_.columns
-        shape = (len(starts), length)
-        arrays: dict[str, npt.NDArray[Any]] = {
-            "item": np.zeros(shape, np.int64),
-            "category": np.zeros(shape, np.int64),
-            "event_type": np.zeros(shape, np.int64),
-            "seconds": np.zeros(shape),
-            "next_seconds": np.zeros(shape),
-            "target": np.full(shape, -1, np.int64),
-        }
+        arrays = _padded(len(starts), length)
         self._fill(arrays, rows, column, positions)
         following = positions + 1  # the next grouped event: same shopper by construction
         arrays["next_seconds"][rows, column] = columns.seconds[following]
@@ -501,15 +493,7 @@ class TimeAwareTransformer(Recommender):
         pad = self.max_length - width
         cells = window.valid
         rows, cols = np.nonzero(cells)
-        shape = (len(users), self.max_length)
-        arrays: dict[str, npt.NDArray[Any]] = {
-            "item": np.zeros(shape, np.int64),
-            "category": np.zeros(shape, np.int64),
-            "event_type": np.zeros(shape, np.int64),
-            "seconds": np.zeros(shape),
-            "next_seconds": np.zeros(shape),
-            "target": np.full(shape, -1, np.int64),
-        }
+        arrays = _padded(len(users), self.max_length)
         positions = window.positions[rows, cols]
         self._fill(arrays, rows, cols + pad, positions)
         seconds = arrays["seconds"]
@@ -647,6 +631,19 @@ def _torch(owner: str) -> Any:
             f"{owner} needs PyTorch: pip install 'decayrec[torch]' ({exc})."
         ) from exc
     return torch
+
+
+def _padded(n_rows: int, length: int) -> dict[str, npt.NDArray[Any]]:
+    """Empty right-aligned sequence arrays: codes 0 (padding), no targets (-1)."""
+    shape = (n_rows, length)
+    return {
+        "item": np.zeros(shape, np.int64),
+        "category": np.zeros(shape, np.int64),
+        "event_type": np.zeros(shape, np.int64),
+        "seconds": np.zeros(shape),
+        "next_seconds": np.zeros(shape),
+        "target": np.full(shape, -1, np.int64),
+    }
 
 
 def _state(batch: Sequences) -> tuple[npt.NDArray[np.int64], FloatArray]:
