@@ -254,9 +254,11 @@ class TimeAwareTransformer(Recommender):
         from decayrec.models._transformer_torch import TimeAwareNetwork, train
 
         restored: Mapping[str, Any] | None = getattr(self, "_restored", None)
-        torch.manual_seed(self.seed)  # the initial weights
-        network = TimeAwareNetwork(self._network_config())
         if restored is not None:
+            # Initialising draws random weights: on load, from a forked generator, so that
+            # loading leaves the caller's torch random state as it was.
+            with torch.random.fork_rng(devices=[]):
+                network = TimeAwareNetwork(self._network_config())
             weights = {
                 name.removeprefix(_PREFIX): torch.from_numpy(np.array(value))
                 for name, value in restored.items()
@@ -267,6 +269,8 @@ class TimeAwareTransformer(Recommender):
             if self.hybrid:
                 self._restore_hybrid(restored)
             return
+        torch.manual_seed(self.seed)  # the initial weights
+        network = TimeAwareNetwork(self._network_config())
         train_sequences, holdout, held_positions = self._training_sequences()
         if train_sequences is None:
             raise DataValidationError(

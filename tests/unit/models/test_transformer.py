@@ -206,6 +206,11 @@ def test_same_seed_same_model_and_save_load_round_trips(events: EventLog, tmp_pa
     assert isinstance(loaded, TimeAwareTransformer)
     np.testing.assert_array_equal(a, loaded.recommend(users, at=at, n=5).scores)
     np.testing.assert_array_equal(first.decay_rates_, loaded.decay_rates_)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    load_model(tmp_path / "model")
+    torch.testing.assert_close(torch.rand(3), expected)  # loading leaves torch's RNG alone
     assert loaded.training_ == first.training_
     with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as arrays:
         assert any(name.startswith("state.transformer.") for name in arrays.files)
