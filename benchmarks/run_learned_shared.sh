@@ -2,8 +2,8 @@
 # The learned-versus-tuned comparison of issue 4 on the logs in ../shared/data: Amazon Beauty
 # (leave-last-out), the Taobao head users and Diginetica (temporal), all with repeats allowed,
 # item and category targets (Beauty has no categories). Per case:
-#   1. `decayrec tune` searches decayed-profile and decayed-itemknn on the validation part only
-#      (OUT/NAME.tuned.json, OUT/NAME.tune.log);
+#   1. `decayrec tune` searches decayed-profile and decayed-itemknn (those of them MODELS names)
+#      on the validation part only (OUT/NAME.tuned.json, OUT/NAME.tune.log);
 #   2. `decayrec evaluate --tuned` scores learned-decay beside the two tuned models, each with
 #      its -no-decay variant, once on test (OUT/NAME.json, OUT/NAME.md, OUT/NAME.log).
 # Per data set, `decayrec fit --model learned-decay` on the whole log (with the similarity settings
@@ -48,10 +48,16 @@ compare() {  # NAME=DATA-TARGET: tune the fixed models, then evaluate them besid
     # shellcheck disable=SC2046  # source_of prints separate arguments on purpose
     local case_args=($(source_of "$set") --protocol "$protocol" --target "$target" --repeats allow)
     echo "== $name: ${case_args[*]}"
-    (cd "$root" && decayrec tune "${case_args[@]}" --model decayed-profile \
-        --model decayed-itemknn --trials "$trials" --timeout "$timeout" \
-        --json "$out/$name.tuned.json" >"$out/$name.tune.log" 2>&1)
-    (cd "$root" && decayrec evaluate "${case_args[@]}" --tuned "$out/$name.tuned.json" \
+    local tune_args=() tuned_args=()
+    for model in decayed-profile decayed-itemknn; do
+        [[ ",$models," == *",$model,"* ]] && tune_args+=(--model "$model")
+    done
+    if [ ${#tune_args[@]} -gt 0 ]; then  # only the fixed models evaluate scores are tuned
+        (cd "$root" && decayrec tune "${case_args[@]}" "${tune_args[@]}" --trials "$trials" \
+            --timeout "$timeout" --json "$out/$name.tuned.json" >"$out/$name.tune.log" 2>&1)
+        tuned_args=(--tuned "$out/$name.tuned.json")
+    fi
+    (cd "$root" && decayrec evaluate "${case_args[@]}" "${tuned_args[@]}" \
         --models "$models" --json "$out/$name.json" \
         >"$out/$name.md" 2>"$out/$name.log")
     cat "$out/$name.md"

@@ -16,8 +16,9 @@ Why a gate on the shopper's state: with two or three events a transformer has li
 and the decay profile (category interest, repeats, popularity) knows more; with a long
 history the order carries the signal. The gate learns that trade-off instead of fixing it.
 
-How it is fitted: after the transformer, on the held-out shoppers' last events, which neither
-model trained on (the decay model for the gate is fitted on the log without them), by full
+How it is fitted: after the transformer, on the hold-out (shoppers asked at an instant near the
+end of the log for their first event after it, whose later events neither model trained on;
+the decay model for the gate is fitted on the log without them), by full
 cross-entropy over the catalogue with L-BFGS; six numbers, or with fewer than
 :data:`MIN_ROWS_FOR_STATE` held-out events only the two constants (a gate per user state
 would fit noise). With fewer than :data:`MIN_ROWS_FOR_GATE` nothing is fitted: the decay model

@@ -259,8 +259,9 @@ def train(
 ) -> TrainingResult:
     """AdamW on cross-entropy over the catalogue (full, or against ``negatives`` items drawn
     uniformly per mini-batch); keeps the epoch with the best held-out NDCG@10 (each held-out
-    shopper's last event, ranked over every item) and stops after ``patience`` epochs without
-    improvement. Without a hold-out it trains ``max_epochs`` and keeps the last.
+    shopper's target, ranked over every item; ties: the lower held-out cross-entropy) and
+    stops after ``patience`` epochs without improvement. Without a hold-out it trains
+    ``max_epochs`` and keeps the last.
 
     With ``checkpoint`` the whole training state (weights, optimiser, random generators,
     curves) is written there after every epoch, and a run whose fingerprint matches resumes
@@ -298,17 +299,18 @@ def train(
             total += loss.item() * int(has.sum())
             count += int(has.sum())
         state.losses.append(total / max(count, 1))
-        score = (
-            holdout_ndcg(network, holdout, settings.batch_size, device)
+        score, held_loss = (
+            holdout_scores(network, holdout, settings.batch_size, device)
             if holdout is not None
-            else float("nan")
+            else (float("nan"), float("nan"))
         )
         state.scores.append(score)
         state.seconds.append(time.perf_counter() - started)
         if on_epoch is not None:
             on_epoch(epoch, state.losses[-1], score)
-        if holdout is None or score > state.best:
-            state.best, state.best_epoch = score, epoch
+        # Ties in NDCG (a saturated hold-out) go to the lower held-out cross-entropy.
+        if holdout is None or (score, -held_loss) > (state.best, -state.best_loss):
+            state.best, state.best_loss, state.best_epoch = score, held_loss, epoch
             state.best_state = copy.deepcopy(network.state_dict())
         state.stopped = epoch - state.best_epoch >= settings.patience
         state.next_epoch = epoch + 1
@@ -346,6 +348,7 @@ def _loss(
 class _TrainingState:
     best_state: dict[str, Any]
     best: float = -1.0
+    best_loss: float = float("inf")
     best_epoch: int = 0
     next_epoch: int = 0
     stopped: bool = False
@@ -371,6 +374,7 @@ def _save_checkpoint(
         "torch_rng": torch.get_rng_state(),
         "best_state": state.best_state,
         "best": state.best,
+        "best_loss": state.best_loss,
         "best_epoch": state.best_epoch,
         "next_epoch": state.next_epoch,
         "stopped": state.stopped,
@@ -405,6 +409,7 @@ def _resume(
     return _TrainingState(
         best_state=payload["best_state"],
         best=float(payload["best"]),
+        best_loss=float(payload.get("best_loss", float("inf"))),
         best_epoch=int(payload["best_epoch"]),
         next_epoch=int(payload["next_epoch"]),
         stopped=bool(payload["stopped"]),
@@ -414,12 +419,12 @@ def _resume(
     )
 
 
-def holdout_ndcg(
+def holdout_scores(
     network: TimeAwareNetwork, holdout: Sequences, batch_size: int, device: torch.device
-) -> float:
-    """Mean NDCG@10 of the held-out next items, ranked by the newest position's scores."""
+) -> tuple[float, float]:
+    """Mean NDCG@10 and cross-entropy of the held-out items, from the newest position."""
     network.eval()
-    gains = []
+    gains, losses = [], []
     with torch.no_grad():
         for start in range(0, holdout.item.shape[0], batch_size):
             rows = torch.arange(start, min(start + batch_size, len(holdout.item)))
@@ -430,4 +435,7 @@ def holdout_ndcg(
             chosen = logits.gather(1, target[:, None])
             rank = (logits > chosen).sum(dim=1)
             gains.append(torch.where(rank < 10, 1.0 / torch.log2(rank + 2.0), 0.0).cpu())
-    return float(torch.cat(gains).mean()) if gains else 0.0
+            losses.append(functional.cross_entropy(logits, target, reduction="none").cpu())
+    if not gains:
+        return 0.0, 0.0
+    return float(torch.cat(gains).mean()), float(torch.cat(losses).double().mean())

@@ -9,9 +9,10 @@ Heads start with short and long memories and training sets them.
 
 Training: each shopper's latest ``max_length`` events, every position predicting the next
 event with full cross-entropy over the catalogue, AdamW, seeded; ``validation_users``
-shoppers keep their last event out for early stopping on its NDCG@10 (ranked over all
-items). Scoring and explaining need torch too (the ``torch`` extra); saving writes the
-weights as plain arrays (no pickle).
+shoppers keep their events after an instant near the end of the log out, and early stopping
+reads the NDCG@10 (ranked over all items) of their first event after it, asked at that
+instant, as a temporal split asks. Scoring and explaining need torch too (the ``torch``
+extra); saving writes the weights as plain arrays (no pickle).
 
 Hybrid head (``hybrid=True``, :mod:`decayrec.models._transformer_hybrid`): the final score
 adds a :class:`~decayrec.models.LearnedDecay`'s log-probabilities to the logits, weighted by a
@@ -30,6 +31,7 @@ import inspect
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -61,6 +63,23 @@ _TRAINING: Final = "transformer.training."
 _HYBRID: Final = "hybrid."
 _GATE: Final = "gate.weights"
 _SCORE_BATCH: Final = 256
+#: The hold-out asks at the instant before this share of the log's latest events.
+_HOLDOUT_SHARE: Final = 0.1
+
+
+@dataclass(frozen=True)
+class _HoldOut:
+    """Held-out shoppers asked at ``instant`` for their first event after it.
+
+    ``sequences`` are their events up to ``instant`` (each row's last ``next_seconds`` is
+    ``instant``), ``targets`` the grouped positions of the events asked for and ``dropped``
+    those of every event after ``instant`` kept out of training (targets included).
+    """
+
+    sequences: Sequences
+    targets: npt.NDArray[np.intp]
+    dropped: npt.NDArray[np.intp]
+    instant: float
 
 
 class TimeAwareTransformer(Recommender):
@@ -93,8 +112,10 @@ class TimeAwareTransformer(Recommender):
         AdamW's step and decoupled weight decay, shoppers per mini-batch, the epoch limit and
         the epochs without held-out improvement before stopping.
     validation_users
-        How many shoppers (drawn with ``seed``) keep their last event out of training for
-        early stopping; 0 trains ``max_epochs`` epochs on everything.
+        How many shoppers (drawn with ``seed``) keep their events after the instant before
+        the log's latest 10% out of training, for early stopping and the hybrid gate (asked
+        at that instant for their first event after it); 0 trains ``max_epochs`` epochs on
+        everything.
     seed
         Seeds initialisation, batch order and the held-out draw.
     device
@@ -271,7 +292,7 @@ class TimeAwareTransformer(Recommender):
             return
         torch.manual_seed(self.seed)  # the initial weights
         network = TimeAwareNetwork(self._network_config())
-        train_sequences, holdout, held_positions = self._training_sequences()
+        train_sequences, holdout = self._training_sequences()
         if train_sequences is None:
             raise DataValidationError(
                 f"{type(self).__name__}.fit needs shoppers with at least two events."
@@ -285,7 +306,8 @@ class TimeAwareTransformer(Recommender):
                 label=f"{self.name} epochs",
                 metric="held-out ndcg@10",
             ) as on_epoch:
-                result = train(network, train_sequences, holdout, self._settings(), on_epoch)
+                held = None if holdout is None else holdout.sequences
+                result = train(network, train_sequences, held, self._settings(), on_epoch)
             self.network_ = result.network.to("cpu")
             self.training_: dict[str, Any] = {
                 "train_loss": result.train_loss,
@@ -294,7 +316,7 @@ class TimeAwareTransformer(Recommender):
                 "best_epoch": result.best_epoch,
             }
             if self.hybrid:
-                self._fit_hybrid(holdout, held_positions)
+                self._fit_hybrid(holdout)
         finally:
             torch.set_num_threads(previous_threads)
 
@@ -305,25 +327,26 @@ class TimeAwareTransformer(Recommender):
         params = {"progress": self.progress, **(self.decay_params or {})}
         return LearnedDecay.from_params(params)
 
-    def _fit_hybrid(self, holdout: Sequences | None, held_positions: IndexArray) -> None:
-        """The gate on the held-out shoppers' last events, then the serving decay model."""
+    def _fit_hybrid(self, holdout: _HoldOut | None) -> None:
+        """The gate on the hold-out, then the serving decay model on the whole log."""
         from decayrec.models._transformer_hybrid import fit_gate, gate_features, initial_gate
 
         weights = initial_gate()  # a = g = 1 without a hold-out
-        if holdout is not None and len(held_positions):
+        if holdout is not None:
+            # The decay model for the gate has not seen the held-out shoppers' later events.
             keep = np.ones(self.events_.n_events, dtype=bool)
-            keep[self.user_events_.order[held_positions]] = False
+            keep[self.user_events_.order[holdout.dropped]] = False
             gate_model = self._decay_model().fit(self.events_.filter(keep))
             columns = self.user_events_.columns
-            users = columns.user[held_positions].astype(np.int32)
-            at = columns.seconds[held_positions]
-            logits = self._logits(holdout)
+            users = columns.user[holdout.targets].astype(np.int32)
+            at = np.full(len(users), holdout.instant)
+            logits = self._logits(holdout.sequences)
             log_decay = self._log_decay(gate_model, self._numbering(gate_model), users, at)
-            n_events, hours = _state(holdout)
-            targets = columns.item[held_positions].astype(np.int64)
+            n_events, hours = _state(holdout.sequences)
+            targets = columns.item[holdout.targets].astype(np.int64)
             weights = fit_gate(logits, log_decay, targets, gate_features(n_events, hours))
         self.gate_weights_ = weights
-        self.training_["gate_held_out_events"] = len(held_positions)
+        self.training_["gate_held_out_events"] = 0 if holdout is None else len(holdout.targets)
         self.decay_model_ = self._decay_model().fit(self.events_)
         self._decay_numbering = self._numbering(self.decay_model_)
 
@@ -417,34 +440,45 @@ class TimeAwareTransformer(Recommender):
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
 
-    def _training_sequences(
-        self,
-    ) -> tuple[Sequences | None, Sequences | None, IndexArray]:
-        """Every shopper's latest events as one sequence; the held-out shoppers' last events.
+    def _training_sequences(self) -> tuple[Sequences | None, _HoldOut | None]:
+        """Every shopper's latest events as one sequence, and the hold-out (if any).
 
         Position ``k`` of a sequence predicts the event after it, so a shopper's segment of
-        ``m`` events gives ``min(m - 1, max_length)`` targets.
+        ``m`` events gives ``min(m - 1, max_length)`` targets. The hold-out mirrors a
+        temporal split: ``validation_users`` shoppers with at least two events up to the
+        instant ``T`` before the latest :data:`_HOLDOUT_SHARE` of events and one after it
+        lose their events after ``T`` from training; each is asked at ``T`` for the first
+        of them. Asking at the target's own time instead (the leave-last-out shape) would
+        hide what the temporal protocol asks: how the sequence carries into a later visit.
         """
         indptr = self.user_events_.indptr
         starts, ends = indptr[:-1].astype(np.int64), indptr[1:].astype(np.int64)
-        lengths = ends - starts
+        seconds = self.user_events_.columns.seconds
+        instant = float(np.quantile(seconds, 1.0 - _HOLDOUT_SHARE)) if len(seconds) else 0.0
+        up_to = np.concatenate([[0], np.cumsum(seconds <= instant)])
+        cuts = starts + (up_to[ends] - up_to[starts])  # first position after the instant
         rng = np.random.default_rng(self.seed)
-        candidates = np.flatnonzero(lengths >= 3)
+        candidates = np.flatnonzero((cuts - starts >= 2) & (cuts < ends))
         n_holdout = min(self.validation_users, len(candidates) // 5)
         held = np.sort(rng.choice(candidates, size=n_holdout, replace=False))
         train_ends = ends.copy()
-        train_ends[held] -= 1  # their last event is the held-out target
+        train_ends[held] = cuts[held]
         trainable = np.flatnonzero(train_ends - starts >= 2)
         if not len(trainable):
-            return None, None, np.zeros(0, dtype=np.intp)
+            return None, None
         # Inputs are the segment minus its last event; targets are shifted by one.
         train = self._sequences(starts[trainable], train_ends[trainable] - 1, with_targets=True)
-        holdout = None
-        last = (ends[held] - 1).astype(np.intp)  # grouped positions of the held-out events
-        if n_holdout:
-            holdout = self._sequences(starts[held], ends[held] - 1, with_targets=False)
-            holdout.target[:, -1] = _as_tensor(self.user_events_.columns.item[last])
-        return train, holdout, last
+        if not n_holdout:
+            return train, None
+        targets = cuts[held].astype(np.intp)  # grouped positions of the held-out targets
+        sequences = self._sequences(starts[held], cuts[held], with_targets=False)
+        sequences.next_seconds[:, -1] = instant
+        sequences.target[:, -1] = _as_tensor(self.user_events_.columns.item[targets])
+        owner = np.repeat(np.arange(len(starts)), ends - starts)  # shopper per position
+        is_held = np.zeros(len(starts), dtype=bool)
+        is_held[held] = True
+        dropped = np.flatnonzero(is_held[owner] & (np.arange(len(owner)) >= cuts[owner]))
+        return train, _HoldOut(sequences, targets, dropped, instant)
 
     def _sequences(
         self, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64], *, with_targets: bool

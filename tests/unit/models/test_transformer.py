@@ -128,6 +128,35 @@ def test_the_gate_follows_the_model_that_knows_per_user_state() -> None:
     assert np.all(a[hours < 1] > 3 * g[hours < 1])
 
 
+def test_hold_out_asks_at_one_instant_for_each_shoppers_first_later_event(
+    events: EventLog,
+) -> None:
+    """The hold-out has a temporal split's shape, and its later events never reach training."""
+    model = FAST(validation_users=10).fit(events)
+    train, holdout = model._training_sequences()
+    assert train is not None and holdout is not None
+    columns, instant = model.user_events_.columns, holdout.instant
+    assert 0 < len(holdout.targets) <= 10
+    assert np.all(holdout.sequences.next_seconds[:, -1].numpy() == instant)
+    assert np.all(holdout.sequences.seconds[:, -1].numpy() <= instant)
+    assert np.all(columns.seconds[holdout.targets] > instant)
+    assert np.all(columns.seconds[holdout.targets - 1] <= instant)
+    np.testing.assert_array_equal(
+        columns.user[holdout.targets - 1], columns.user[holdout.targets]
+    )  # each target is the first event after the instant of a shopper with an earlier one
+    np.testing.assert_array_equal(
+        holdout.sequences.target[:, -1].numpy(), columns.item[holdout.targets]
+    )
+    held = np.isin(columns.user, columns.user[holdout.targets])
+    np.testing.assert_array_equal(
+        holdout.dropped, np.flatnonzero(held & (columns.seconds > instant))
+    )
+    # Training predicts every kept event after a shopper's first one (up to max_length each).
+    kept = np.bincount(columns.user[~np.isin(np.arange(len(held)), holdout.dropped)])
+    expected = np.minimum(kept[kept >= 2] - 1, model.max_length).sum()
+    assert int((train.target >= 0).sum()) == expected
+
+
 def test_with_few_held_out_events_the_gate_has_constants_only_and_with_fewer_none() -> None:
     from decayrec.models._transformer_hybrid import (
         LEAD_WEIGHT,
