@@ -539,23 +539,21 @@ class LearnedDecay(Recommender):
     def _within_share(self, at: FloatArray) -> FloatArray:
         """``q`` per row and item: all-time and recent shares of the category, mixed by ``ρ``."""
         recent_weight = self.parameters_.recent_share
-        static = np.broadcast_to(self.within_category_share_, (len(at), self.n_items))
         if recent_weight == 0.0:
-            return np.array(static)
-        popularity = self._popularity_at(at)
+            return np.tile(self.within_category_share_, (len(at), 1))
+        # Per distinct instant (a temporal split asks everyone at one), then one row per ask.
+        popularity, inverse = self.popularity_index_.many(at)
         n_slots = self.no_category_ + 1
-        onehot = sp.csr_matrix(
-            (np.ones(self.n_items), (np.arange(self.n_items), self.item_slot_)),
-            shape=(self.n_items, n_slots),
-        )
-        totals = np.asarray(popularity @ onehot)[:, self.item_slot_]
-        # In place, few (rows, items) passes: scoring is memory-bound on wide catalogues.
+        totals = np.stack(
+            [np.bincount(self.item_slot_, weights=row, minlength=n_slots) for row in popularity]
+        )[:, self.item_slot_]
         empty = totals <= 0  # no recent event in the category: the all-time share stands in
-        mixed: FloatArray = np.divide(popularity, totals, out=popularity, where=~empty)
-        mixed[empty] = static[empty]
+        mixed: FloatArray = np.divide(popularity, totals, out=np.empty_like(totals), where=~empty)
+        mixed[empty] = np.broadcast_to(self.within_category_share_, totals.shape)[empty]
         mixed *= recent_weight
         mixed += (1.0 - recent_weight) * self.within_category_share_[None, :]
-        return mixed
+        out: FloatArray = mixed[inverse]
+        return out
 
     def _routed(
         self,

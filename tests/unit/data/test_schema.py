@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from decayrec.data import EventLog
 from decayrec.data import schema as schema_module
+from decayrec.data.schema import Vocabulary
 
 T0 = 1_700_000_000
 
@@ -134,3 +135,17 @@ def test_numbering_matches_first_appearance(users: list[str], data: st.DataObjec
     assert log.categories.ids.to_list() == ids
     assert log.category_index.tolist() == codes
     assert log.to_frame()["user_id"].to_list() == users
+
+
+def test_vocabulary_indices_agree_for_short_and_long_queries() -> None:
+    """A request's few ids take a dictionary, a column the join: the answers are the same."""
+    vocabulary = Vocabulary.from_ids(["7", "a", "42", "None", "3.0"])
+    for query, expected in (
+        (["42", "a", "missing", None, "None"], [2, 1, -1, -1, 3]),  # None never names "None"
+        ([42, np.int64(7), 5], [2, 0, -1]),
+        ([3.0, 7.5], [4, -1]),  # not an integer: always the join (polars' text of a float)
+    ):
+        short = vocabulary.indices(query)
+        assert short.dtype == np.int32 and short.tolist() == expected
+        np.testing.assert_array_equal(vocabulary.indices(query * 30), np.tile(short, 30))
+        np.testing.assert_array_equal(vocabulary.indices(pl.Series(query)), short)
