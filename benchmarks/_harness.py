@@ -20,12 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from decayrec.data.schema import EventLog
     from decayrec.eval.protocols import EvaluationCase
 
 __all__ = [
+    "BEAUTY",
     "Timing",
+    "add_log_arguments",
     "format_rate",
     "hardware",
+    "load_log",
     "parse_count",
     "print_environment",
     "print_timings",
@@ -193,6 +197,30 @@ def print_target(subject: str, rate: float, target: float, unit: str) -> bool:
         f"{'met' if met else 'NOT met'} ({format_rate(rate, unit)})"
     )
     return met
+
+
+#: Amazon Beauty 5-core in ../shared/data: the default log of the model benchmarks.
+BEAUTY = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BEAUTY = BEAUTY / "amazon_beauty_5core" / "interactions.csv"
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data --format --events --simulated``: Beauty where present, else a simulated shop."""
+    parser.add_argument("--data", type=Path, default=BEAUTY if BEAUTY.exists() else None)
+    parser.add_argument("--format", dest="fmt", default="amazon")
+    parser.add_argument("--simulated", action="store_true", help="a simulated shop, not --data")
+    parser.add_argument("--events", type=parse_count, default=200_000, help="simulated size")
+
+
+def load_log(args: argparse.Namespace) -> tuple[EventLog, str]:
+    """The log :func:`add_log_arguments` chose, and a line naming it."""
+    from decayrec.data import load_events
+    from decayrec.data.simulate import simulate_events
+
+    if args.data is not None and not args.simulated:
+        events, _ = load_events(args.data, args.fmt)
+        return events, str(args.data)
+    return simulate_events(args.events, seed=0), f"simulated shop ({args.events:,} events)"
 
 
 def add_case_arguments(parser: argparse.ArgumentParser) -> None:

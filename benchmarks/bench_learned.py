@@ -19,32 +19,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import parse_count, print_environment, print_timings, time_best
-from decayrec.data import load_events
-from decayrec.data.simulate import simulate_events
+from _harness import add_log_arguments, load_log, print_environment, print_timings, time_best
 from decayrec.models import DecayedItemKNN, LearnedDecay
 
-_BEAUTY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-_BEAUTY = _BEAUTY / "amazon_beauty_5core" / "interactions.csv"
 #: The issue's budget for one training on Amazon Beauty, in seconds.
 TARGET_SECONDS = 300.0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=_BEAUTY if _BEAUTY.exists() else None)
-    parser.add_argument("--format", dest="fmt", default="amazon")
-    parser.add_argument("--events", type=parse_count, default=200_000, help="simulated size")
+    add_log_arguments(parser)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
 
     print_environment(["decayrec", "numpy", "scipy", "torch"])
-    if args.data is not None:
-        events, _ = load_events(args.data, args.fmt)
-        source = str(args.data)
-    else:
-        events = simulate_events(args.events, seed=0)
-        source = f"simulated shop ({args.events:,} events)"
+    events, source = load_log(args)
     print(f"log: {source}: {events.n_events:,} events, {len(events.users):,} users")
 
     baseline, _ = time_best(

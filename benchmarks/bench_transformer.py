@@ -30,13 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import parse_count, print_environment
-from decayrec.data import load_events
-from decayrec.data.simulate import simulate_events
+from _harness import add_log_arguments, load_log, print_environment
 from decayrec.models import DecayedItemKNN, Recommender, TimeAwareTransformer
 
-_BEAUTY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-_BEAUTY = _BEAUTY / "amazon_beauty_5core" / "interactions.csv"
 TARGET_EPOCH_SECONDS = 60.0
 TARGET_USER_MS = 10.0
 
@@ -60,20 +56,13 @@ def latencies_ms(model: Recommender, users: list[str], at: float) -> tuple[float
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=_BEAUTY if _BEAUTY.exists() else None)
-    parser.add_argument("--format", dest="fmt", default="amazon")
-    parser.add_argument("--events", type=parse_count, default=200_000, help="simulated size")
+    add_log_arguments(parser)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--users", type=int, default=300, help="single-user calls to time")
     args = parser.parse_args()
 
     print_environment(["decayrec", "numpy", "torch"])
-    if args.data is not None:
-        events, _ = load_events(args.data, args.fmt)
-        source = str(args.data)
-    else:
-        events = simulate_events(args.events, seed=0)
-        source = f"simulated shop ({args.events:,} events)"
+    events, source = load_log(args)
     print(
         f"log: {source}: {events.n_events:,} events, {len(events.users):,} users, "
         f"{len(events.items):,} items; peak memory after loading {peak_mib():,.0f} MiB"
