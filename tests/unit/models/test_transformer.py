@@ -245,6 +245,23 @@ def test_same_seed_same_model_and_save_load_round_trips(events: EventLog, tmp_pa
         assert any(name.startswith("state.transformer.") for name in arrays.files)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none)")
+def test_training_on_a_gpu_gives_the_cpu_result_up_to_float_tolerance(events: EventLog) -> None:
+    """Without dropout every random draw (initial weights, batch order) is made on the CPU,
+    so the two devices differ only in float rounding; the fitted model scores on the CPU."""
+    settings = {"seed": 3, "dropout": 0.0, "hybrid": False}
+    cpu = FAST(device="cpu", **settings).fit(events)
+    gpu = FAST(device="cuda", **settings).fit(events)
+    users = events.users.raw(np.arange(20))
+    at = float(events.timestamp_seconds.max())
+    np.testing.assert_allclose(
+        gpu._batch_scores(gpu.events_.users.indices(users), np.full(20, at))[0],
+        cpu._batch_scores(cpu.events_.users.indices(users), np.full(20, at))[0],
+        rtol=1e-3,
+        atol=1e-3,
+    )
+
+
 def test_explanation_lists_attention_over_the_users_events(events: EventLog) -> None:
     model = FAST(hybrid=False).fit(events)
     user = events.users.raw([0])[0]
