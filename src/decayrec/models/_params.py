@@ -28,6 +28,8 @@ __all__ = [
     "check_exclude",
     "check_n",
     "check_non_negative",
+    "check_non_negative_int",
+    "check_positive_int",
     "durations_from_json",
     "is_positive_int",
     "parse_event_weights",
@@ -93,7 +95,28 @@ def check_non_negative(value: Any, name: str, owner: str) -> None:
 
 def is_positive_int(value: Any) -> bool:
     """Whether ``value`` is an integer >= 1 (NumPy integers too, ``bool`` not)."""
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= 1)
+    return _is_int(value) and bool(value >= 1)
+
+
+def check_positive_int(value: Any, name: str, owner: str, *, optional: bool = False) -> None:
+    """Raise unless ``value`` is an integer >= 1 (or, ``optional``, ``None``)."""
+    if not (is_positive_int(value) or (optional and value is None)):
+        accepted = "an integer >= 1 or None" if optional else "an integer >= 1"
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be {accepted}. Got {value!r} instead."
+        )
+
+
+def check_non_negative_int(value: Any, name: str, owner: str) -> None:
+    """Raise unless ``value`` is an integer >= 0 (a count, a seed)."""
+    if not (_is_int(value) and value >= 0):
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be an integer >= 0. Got {value!r} instead."
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------- JSON form

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from decayrec._time import from_seconds
 from decayrec.decay.kernels import decay_weights
 from decayrec.errors import InvalidParameterError
-from decayrec.models._params import check_non_negative, is_positive_int
+from decayrec.models._params import check_non_negative, check_positive_int
 from decayrec.models.base import Recommender
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
@@ -162,16 +162,8 @@ class DecayedItemKNN(Recommender):
                 f"The 'cooccurrence_by' parameter of {owner} must be 'user' or 'session'. "
                 f"Got {self.cooccurrence_by!r} instead."
             )
-        if self.max_neighbours is not None and not is_positive_int(self.max_neighbours):
-            raise InvalidParameterError(
-                f"The 'max_neighbours' parameter of {owner} must be an integer >= 1 or None. "
-                f"Got {self.max_neighbours!r} instead."
-            )
-        if not is_positive_int(self.min_cooccurrence):
-            raise InvalidParameterError(
-                f"The 'min_cooccurrence' parameter of {owner} must be an integer >= 1. "
-                f"Got {self.min_cooccurrence!r} instead."
-            )
+        check_positive_int(self.max_neighbours, "max_neighbours", owner, optional=True)
+        check_positive_int(self.min_cooccurrence, "min_cooccurrence", owner)
         check_non_negative(self.self_weight, "self_weight", owner)
         check_sequence_window(self.sequence_window, self.sequence_step_decay, owner)
         if self.sequence_window is not None and self.cooccurrence_by != "user":
@@ -268,11 +260,7 @@ class SequencePairs(NamedTuple):
 
 def check_sequence_window(window: object, step_decay: object, owner: str) -> None:
     """``window``: ``None`` or an integer >= 1; ``step_decay`` in (0, 1]."""
-    if window is not None and not is_positive_int(window):
-        raise InvalidParameterError(
-            f"The 'sequence_window' parameter of {owner} must be an integer >= 1 or None. "
-            f"Got {window!r} instead."
-        )
+    check_positive_int(window, "sequence_window", owner, optional=True)
     in_range = (
         isinstance(step_decay, int | float)
         and not isinstance(step_decay, bool)

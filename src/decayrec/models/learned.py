@@ -48,7 +48,11 @@ from decayrec.models._learned_history import (
 )
 from decayrec.models._learned_params import DecayParameters
 from decayrec.models._learned_tables import ItemSimilarity, leave_user_out_shares
-from decayrec.models._params import check_non_negative, is_positive_int
+from decayrec.models._params import (
+    check_non_negative,
+    check_non_negative_int,
+    check_positive_int,
+)
 from decayrec.models._progress import EpochProgress
 from decayrec.models._ranking import PriorFn
 from decayrec.models.base import Recommender
@@ -249,10 +253,11 @@ class LearnedDecay(Recommender):
                 f"The 'session_gap' parameter of {owner} must be a finite positive timedelta. "
                 f"Got {self.session_gap!r} instead."
             )
-        for name in ("max_history", "max_neighbours", "hidden_units", "batch_size", "max_epochs"):
-            self._positive_int(name)
-        self._positive_int("patience")
-        self._positive_int("threads")
+        for name in (
+            "max_history", "max_neighbours", "hidden_units", "batch_size", "max_epochs",
+            "patience", "threads",
+        ):  # fmt: skip
+            check_positive_int(getattr(self, name), name, owner)
         if self.similarity not in _SIMILARITIES:
             raise InvalidParameterError(
                 f"The 'similarity' parameter of {owner} must be one of "
@@ -280,19 +285,7 @@ class LearnedDecay(Recommender):
                     f"The '{name}' parameter of {owner} must be True or False. "
                     f"Got {getattr(self, name)!r} instead."
                 )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InvalidParameterError(
-                f"The 'seed' parameter of {owner} must be a non-negative integer. "
-                f"Got {self.seed!r} instead."
-            )
-
-    def _positive_int(self, name: str) -> None:
-        value = getattr(self, name)
-        if not is_positive_int(value):
-            raise InvalidParameterError(
-                f"The '{name}' parameter of {type(self).__name__} must be a positive integer. "
-                f"Got {value!r} instead."
-            )
+        check_non_negative_int(self.seed, "seed", owner)
 
     def _popularity_half_life_seconds(self) -> float:
         return self.popularity_half_life_seconds_

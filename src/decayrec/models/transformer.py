@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from decayrec.data.schema import EventType
 from decayrec.errors import DataValidationError, InvalidParameterError, MissingExtraError
 from decayrec.models._learned_history import request_windows
-from decayrec.models._params import is_positive_int
+from decayrec.models._params import check_non_negative_int, check_positive_int
 from decayrec.models._progress import EpochProgress
 from decayrec.models._ranking import PriorFn
 from decayrec.models.base import Recommender
@@ -206,33 +206,16 @@ class TimeAwareTransformer(Recommender):
         for name in (
             "max_length", "dim", "heads", "layers", "batch_size", "max_epochs", "patience",
         ):  # fmt: skip
-            if not is_positive_int(getattr(self, name)):
-                raise InvalidParameterError(
-                    f"The '{name}' parameter of {owner} must be a positive integer. "
-                    f"Got {getattr(self, name)!r} instead."
-                )
-        if self.negatives is not None and not is_positive_int(self.negatives):
-            raise InvalidParameterError(
-                f"The 'negatives' parameter of {owner} must be a positive integer or None. "
-                f"Got {self.negatives!r} instead."
-            )
-        if self.threads is not None and not is_positive_int(self.threads):
-            raise InvalidParameterError(
-                f"The 'threads' parameter of {owner} must be a positive integer or None. "
-                f"Got {self.threads!r} instead."
-            )
+            check_positive_int(getattr(self, name), name, owner)
+        check_positive_int(self.negatives, "negatives", owner, optional=True)
+        check_positive_int(self.threads, "threads", owner, optional=True)
         if self.dim % self.heads:
             raise InvalidParameterError(
                 f"The 'dim' parameter of {owner} must be a multiple of 'heads' ({self.heads}). "
                 f"Got {self.dim!r} instead."
             )
         for name in ("validation_users", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidParameterError(
-                    f"The '{name}' parameter of {owner} must be a non-negative integer. "
-                    f"Got {value!r} instead."
-                )
+            check_non_negative_int(getattr(self, name), name, owner)
         if not 0.0 <= float(self.dropout) < 1.0:
             raise InvalidParameterError(
                 f"The 'dropout' parameter of {owner} must be in [0, 1). Got {self.dropout!r}."
