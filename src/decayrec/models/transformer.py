@@ -457,7 +457,7 @@ class TimeAwareTransformer(Recommender):
         sequences = self._sequences(starts[held], cuts[held], with_targets=False)
         sequences.next_seconds[:, -1] = instant
         sequences.target[:, -1] = _as_tensor(self.user_events_.columns.item[targets])
-        owner = np.repeat(np.arange(len(starts)), ends - starts)  # shopper per position
+        owner = self.user_events_.columns.user  # segment u holds shopper u's events
         is_held = np.zeros(len(starts), dtype=bool)
         is_held[held] = True
         dropped = np.flatnonzero(is_held[owner] & (np.arange(len(owner)) >= cuts[owner]))
