@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from decayrec.data.schema import EventLog
-    from decayrec.eval.protocols import EvaluationCase
+    from decayrec.eval.protocols import EvaluationCase, TargetKind
 
 __all__ = [
     "BEAUTY",
     "Timing",
+    "add_case_arguments",
     "add_log_arguments",
     "format_rate",
     "hardware",
@@ -34,6 +35,8 @@ __all__ = [
     "print_environment",
     "print_timings",
     "time_best",
+    "validation_case",
+    "validation_case_of",
     "versions",
 ]
 
@@ -234,14 +237,22 @@ def add_case_arguments(parser: argparse.ArgumentParser) -> None:
 def validation_case(args: argparse.Namespace, max_users: int = 5000) -> EvaluationCase:
     """The validation case ``decayrec evaluate`` tunes on (repeats allowed, at most
     ``max_users`` users; the test part is never read), announced on one line."""
-    from decayrec.cli.evaluate import split_events
     from decayrec.data import load_events
-    from decayrec.eval.protocols import EvaluationCase
 
     events, _ = load_events(args.data, args.fmt)
-    split = split_events(events, args.protocol, at=None, horizon=None, validation=None)
-    case = EvaluationCase.from_split(
-        split, part="validation", target=args.target, repeats="allow"
-    ).subsample(max_users)
-    print(f"{args.data}: {split.description}; {case.n_users} validation users")
+    case, description = validation_case_of(events, args.protocol, args.target, max_users)
+    print(f"{args.data}: {description}; {case.n_users} validation users")
     return case
+
+
+def validation_case_of(
+    events: EventLog, protocol: str, target: TargetKind, max_users: int | None = 5000
+) -> tuple[EvaluationCase, str]:
+    """The validation case of ``events`` split as ``decayrec evaluate`` splits them (repeats
+    allowed; ``max_users=None``: every validation user), and the split's description."""
+    from decayrec.cli.evaluate import split_events
+    from decayrec.eval.protocols import EvaluationCase
+
+    split = split_events(events, protocol, at=None, horizon=None, validation=None)
+    case = EvaluationCase.from_split(split, part="validation", target=target, repeats="allow")
+    return (case if max_users is None else case.subsample(max_users)), split.description

@@ -24,9 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import add_log_arguments, load_log, print_environment
-from decayrec.data.split import leave_last_out
-from decayrec.eval.protocols import EvaluationCase
+from _harness import add_log_arguments, load_log, print_environment, validation_case_of
 from decayrec.models import TimeAwareTransformer
 
 
@@ -39,8 +37,7 @@ def main() -> int:
 
     print_environment(["decayrec", "numpy", "torch"])
     events, source = load_log(args)
-    split = leave_last_out(events)
-    case = EvaluationCase.from_split(split, part="validation", repeats="allow")
+    case, _ = validation_case_of(events, "loo", "item", max_users=None)
     print(
         f"log: {source}: {events.n_events:,} events, {len(events.items):,} items; "
         f"validation: {case.n_users:,} users (leave-last-out, full ranking, repeats allowed)"
@@ -51,7 +48,7 @@ def main() -> int:
         label = "full softmax (baseline)" if negatives is None else f"sampled, k={negatives}"
         model = TimeAwareTransformer(
             hybrid=False, negatives=negatives, max_epochs=args.max_epochs
-        ).fit(split.train)
+        ).fit(case.fit_events)
         metrics = case.evaluate(model, ks=(10,))
         seconds = model.training_["epoch_seconds"]
         rows[label] = (
