@@ -1,9 +1,10 @@
 """Diagnosis: where LearnedDecay's validation ranking stands against DecayedItemKNN, and why.
 
 Run ``python benchmarks/diagnose_learned.py --data PATH --format FMT --protocol loo|temporal
-[--target item|category] [--params JSON] [--half-lives 1d,7h]``. It reads the validation
-case of ``decayrec evaluate`` (the same split, repeats allowed, at most 5,000 users; the test
-part is never read), fits ``learned-decay`` with ``--params`` on its training part and prints:
+[--target item|category] [--params JSON] [--half-lives 1d,7h] [--scales 0.1,3]``. It reads
+the validation case of ``decayrec evaluate`` (the same split, repeats allowed, at most 5,000
+users; the test part is never read), fits ``learned-decay`` with ``--params`` on its
+training part and prints:
 
 * validation NDCG@10 of the fitted model, its evidence mixes and session share;
 * the *effective* half-life of the log's most frequent (category, event type) pair,
@@ -12,6 +13,9 @@ part is never read), fits ``learned-decay`` with ``--params`` on its training pa
   ``report decay`` can each differ from it);
 * the same fitted model scored with one part of its routing switched off (no popularity
   routes; the long-term similarity route alone), to show which part the ranking misses;
+* with ``--scales F1,F2``: the same fit rescored with every half-life, the weight of new
+  interests (``β``) and the session share (at most 0.95) each multiplied by ``F`` in turn,
+  to show whether the values the likelihood learned are the ones the ranking wants;
 * DecayedItemKNN with the same similarity, neighbours and no self-similarity, at the learned
   effective half-life and at each ``--half-lives`` value: whether the learned time scale is
   the one the ranking wants.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -40,6 +45,12 @@ def main() -> int:
     add_case_arguments(parser)
     parser.add_argument("--params", default="{}", help="LearnedDecay parameters as JSON")
     parser.add_argument("--half-lives", default="1d,7h", help="DecayedItemKNN comparisons")
+    parser.add_argument(
+        "--scales",
+        default="",
+        help="comma-separated positive factors: the fit rescored with its half-lives, new-"
+        "interest weight and session share (at most 0.95) each multiplied by them",
+    )
     args = parser.parse_args()
     case = validation_case(args)
 
@@ -71,6 +82,11 @@ def main() -> int:
 
     with_parameters("  the same fit without the popularity routes", no_popularity)
     with_parameters("  the same fit, long-term similarity route alone", similarity_alone)
+    for factor in _factors(args.scales):
+        # Is each learned value the one the ranking wants? One fitted number moved at a time.
+        with_parameters(f"  the same fit, every half-life x{factor:g}", _scale_half_lives(factor))
+        with_parameters(f"  the same fit, new-interest weight x{factor:g}", _scale_beta(factor))
+        with_parameters(f"  the same fit, session share x{factor:g}", _scale_session(factor))
 
     others = [parse_duration(text, name="--half-lives") for text in args.half_lives.split(",")]
     for value in [timedelta(days=half_life), *others]:
@@ -80,7 +96,8 @@ def main() -> int:
             self_weight=0.0,
             half_life=value,
         ).fit(case.fit_events)
-        ndcg(f"decayed-itemknn {model.similarity}, half-life {_days(value)}", knn)
+        shown = _days(value) if value is not None else "none (no decay)"
+        ndcg(f"decayed-itemknn {model.similarity}, half-life {shown}", knn)
     return 0
 
 
@@ -93,6 +110,35 @@ def _effective_half_life_days(model: LearnedDecay) -> float:
     slot, kind = divmod(int(np.argmax(pairs)), n_types)
     log_h = params.global_log_half_life + params.category_offset[slot] + params.type_offset[kind]
     return float(np.exp(log_h))
+
+
+def _factors(text: str) -> list[float]:
+    """``--scales`` as positive floats (empty: none)."""
+    factors = [float(part) for part in text.split(",") if part.strip()]
+    if any(not math.isfinite(f) or f <= 0 for f in factors):
+        raise SystemExit(f"--scales takes positive factors; got {text!r}")
+    return factors
+
+
+def _scale_half_lives(factor: float) -> Callable[[Any], None]:
+    def change(p: Any) -> None:
+        p.global_log_half_life += math.log(factor)
+
+    return change
+
+
+def _scale_beta(factor: float) -> Callable[[Any], None]:
+    def change(p: Any) -> None:
+        p.exploration *= factor
+
+    return change
+
+
+def _scale_session(factor: float) -> Callable[[Any], None]:
+    def change(p: Any) -> None:
+        p.session_share = min(p.session_share * factor, 0.95)
+
+    return change
 
 
 def _mix(shares: dict[str, float]) -> str:
