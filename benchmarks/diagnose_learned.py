@@ -52,6 +52,7 @@ def main() -> int:
         "interest weight and session share (at most 0.95) each multiplied by them",
     )
     args = parser.parse_args()
+    scales = _factors(args.scales)  # checked before the minutes of fitting
     case = validation_case(args)
 
     model = LearnedDecay(**json.loads(args.params)).fit(case.fit_events)
@@ -82,7 +83,7 @@ def main() -> int:
 
     with_parameters("  the same fit without the popularity routes", no_popularity)
     with_parameters("  the same fit, long-term similarity route alone", similarity_alone)
-    for factor in _factors(args.scales):
+    for factor in scales:
         # Is each learned value the one the ranking wants? One fitted number moved at a time.
         with_parameters(f"  the same fit, every half-life x{factor:g}", _scale_half_lives(factor))
         with_parameters(f"  the same fit, new-interest weight x{factor:g}", _scale_beta(factor))
@@ -114,9 +115,12 @@ def _effective_half_life_days(model: LearnedDecay) -> float:
 
 def _factors(text: str) -> list[float]:
     """``--scales`` as positive floats (empty: none)."""
-    factors = [float(part) for part in text.split(",") if part.strip()]
+    try:
+        factors = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        factors = [math.nan]
     if any(not math.isfinite(f) or f <= 0 for f in factors):
-        raise SystemExit(f"--scales takes positive factors; got {text!r}")
+        raise SystemExit(f"--scales takes comma-separated positive factors; got {text!r}")
     return factors
 
 
