@@ -31,6 +31,7 @@ import json
 import math
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -47,12 +48,14 @@ def main() -> int:
     parser.add_argument("--half-lives", default="1d,7h", help="DecayedItemKNN comparisons")
     parser.add_argument(
         "--scales",
-        default="",
+        type=_factors,
+        default=[],
         help="comma-separated positive factors: the fit rescored with its half-lives, new-"
         "interest weight and session share (at most 0.95) each multiplied by them",
     )
     args = parser.parse_args()
-    scales = _factors(args.scales)  # checked before the minutes of fitting
+    # Both lists are read before the minutes of fitting, so a typo fails at once.
+    others = [parse_duration(text, name="--half-lives") for text in args.half_lives.split(",")]
     case = validation_case(args)
 
     model = LearnedDecay(**json.loads(args.params)).fit(case.fit_events)
@@ -83,13 +86,11 @@ def main() -> int:
 
     with_parameters("  the same fit without the popularity routes", no_popularity)
     with_parameters("  the same fit, long-term similarity route alone", similarity_alone)
-    for factor in scales:
+    for factor in args.scales:
         # Is each learned value the one the ranking wants? One fitted number moved at a time.
-        with_parameters(f"  the same fit, every half-life x{factor:g}", _scale_half_lives(factor))
-        with_parameters(f"  the same fit, new-interest weight x{factor:g}", _scale_beta(factor))
-        with_parameters(f"  the same fit, session share x{factor:g}", _scale_session(factor))
+        for name, rescale in _RESCALINGS.items():
+            with_parameters(f"  the same fit, {name} x{factor:g}", partial(rescale, f=factor))
 
-    others = [parse_duration(text, name="--half-lives") for text in args.half_lives.split(",")]
     for value in [timedelta(days=half_life), *others]:
         knn = DecayedItemKNN(
             similarity=model.similarity,
@@ -113,36 +114,26 @@ def _effective_half_life_days(model: LearnedDecay) -> float:
     return float(np.exp(log_h))
 
 
+#: ``--scales``: each fitted value multiplied by a factor ``f``, one at a time.
+_RESCALINGS: dict[str, Callable[..., None]] = {
+    "every half-life": lambda p, f: setattr(
+        p, "global_log_half_life", p.global_log_half_life + math.log(f)
+    ),
+    "new-interest weight": lambda p, f: setattr(p, "exploration", p.exploration * f),
+    "session share": lambda p, f: setattr(p, "session_share", min(p.session_share * f, 0.95)),
+}
+
+
 def _factors(text: str) -> list[float]:
-    """``--scales`` as positive floats (empty: none)."""
+    """``--scales`` as positive floats (argparse's ``type``: a bad value is a usage error)."""
+    message = f"takes comma-separated positive factors; got {text!r}"
     try:
         factors = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        factors = [math.nan]
+        raise argparse.ArgumentTypeError(message) from None
     if any(not math.isfinite(f) or f <= 0 for f in factors):
-        raise SystemExit(f"--scales takes comma-separated positive factors; got {text!r}")
+        raise argparse.ArgumentTypeError(message)
     return factors
-
-
-def _scale_half_lives(factor: float) -> Callable[[Any], None]:
-    def change(p: Any) -> None:
-        p.global_log_half_life += math.log(factor)
-
-    return change
-
-
-def _scale_beta(factor: float) -> Callable[[Any], None]:
-    def change(p: Any) -> None:
-        p.exploration *= factor
-
-    return change
-
-
-def _scale_session(factor: float) -> Callable[[Any], None]:
-    def change(p: Any) -> None:
-        p.session_share = min(p.session_share * factor, 0.95)
-
-    return change
 
 
 def _mix(shares: dict[str, float]) -> str:
