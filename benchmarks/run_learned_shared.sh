@@ -71,7 +71,8 @@ learned() {  # NAME=DATA-decay: fit learned-decay on the whole log and report it
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 chosen = next(r["params"] for r in results if r["model"] == "learned-decay")
-keys = ("similarity", "normalise_similarity", "sequence_window", "sequence_step_decay")
+keys = ("similarity", "normalise_similarity", "sequence_window", "sequence_step_decay",
+        "ordering_scale")
 print(json.dumps({key: chosen[key] for key in keys if key in chosen}))
 PY
         )

@@ -560,20 +560,39 @@ def _tune_param_grid(
     cutoff: int,
     reporter: _Reporter,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Fit one model per grid entry on train, score it on validation; the best entry wins."""
-    entries = [dict(entry) for entry in spec.grid or ()]
+    """Fit one model per grid entry on train, score it on validation; the best entry wins.
+
+    Each fit is scored once per entry of the model's :attr:`~Recommender.scoring_grid`
+    (values that change scoring only, applied without a refit), so a choice is a grid entry
+    and a scoring entry together.
+    """
+    choices: list[dict[str, Any]] = []
     tuning: list[dict[str, Any]] = []
-    for entry in entries:
+    for entry in (dict(entry) for entry in spec.grid or ()):
         start = time.perf_counter()
         model = spec.build(**entry).fit(validation_case.fit_events)
-        score = validation_case.evaluate(model, (cutoff,))[tuning_metric]
-        tuning.append({**{k: to_json(v) for k, v in entry.items()}, tuning_metric: score})
-        reporter.log(
-            f"{spec.name}: {entry} -> validation {tuning_metric} {score:.4f} "
-            f"({time.perf_counter() - start:.1f}s)"
-        )
-    best = max(range(len(entries)), key=lambda i: (tuning[i][tuning_metric], -i))
-    return entries[best], tuning
+        for scoring in _scoring_entries(spec):
+            scored = model.with_scoring(**scoring) if scoring else model
+            score = validation_case.evaluate(scored, (cutoff,))[tuning_metric]
+            choice = {**entry, **scoring}
+            choices.append(choice)
+            tuning.append({**{k: to_json(v) for k, v in choice.items()}, tuning_metric: score})
+            reporter.log(
+                f"{spec.name}: {choice} -> validation {tuning_metric} {score:.4f} "
+                f"({time.perf_counter() - start:.1f}s)"
+            )
+    best = max(range(len(choices)), key=lambda i: (tuning[i][tuning_metric], -i))
+    return choices[best], tuning
+
+
+def _scoring_entries(spec: ModelSpec) -> list[dict[str, Any]]:
+    """The model's scoring grid, or one empty entry: without decay (a scoring parameter of a
+    decay model rescales it) or where the spec fixes one of the grid's parameters."""
+    grid = getattr(spec.model_class, "scoring_grid", ())
+    fixed = any(key in spec.params for entry in grid for key in entry)
+    if not grid or not spec.decays or fixed:
+        return [{}]
+    return [dict(entry) for entry in grid]
 
 
 def _run_spec(

@@ -122,12 +122,19 @@ class DecayParameters:
         return log_h
 
     def evidence(
-        self, window: HistoryWindow, columns: Columns, features: FloatArray, no_category: int
+        self,
+        window: HistoryWindow,
+        columns: Columns,
+        features: FloatArray,
+        no_category: int,
+        ordering_scale: float = 1.0,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Per-event ``(decay, c, r)`` of a window, each ``(rows, width)`` and 0 where padded.
 
         ``decay`` is the kernel ``2^(-age / h)``, ``c`` the evidence and ``r`` the due-repeat
-        intensity.
+        intensity. With ``ordering_scale`` ``f != 1`` a row's events share its total evidence
+        ``Σ c`` (its reliance on history against new interests, as fitted) in proportion to
+        ``w · 2^(-age / (f · h))`` instead, and ``decay`` is that kernel.
         """
         positions, valid = window.positions, window.valid
         category = _category_slot(columns.category[positions], no_category)
@@ -139,12 +146,15 @@ class DecayParameters:
         adjust = self.user_adjustment(features)  # centred: 0 for the average user
         log_h = self.log_half_life_days(category, event_type, adjust[:, None])
         decay = np.where(valid, np.exp2(-window.age_days / np.exp(log_h)), 0.0)
+        evidence = weight * decay
+        if ordering_scale != 1.0:
+            decay, evidence = _reordered(window, weight, log_h, evidence, ordering_scale)
         purchase = valid & (event_type == EventType.PURCHASE)
         density = lognormal_density(
             window.age_days, self.repeat_log_cycle[category], self.repeat_log_sd
         )
         repeat = np.where(purchase, self.repeat_rate[category] * density, 0.0)
-        return decay, weight * decay, repeat
+        return decay, evidence, repeat
 
     def session_evidence(self, window: HistoryWindow, columns: Columns) -> FloatArray:
         """Undecayed weights of the visit under way (0 elsewhere, and without decay)."""
@@ -188,6 +198,30 @@ class DecayParameters:
     def session_sources(self) -> dict[str, float]:
         """The visit under way's mixture weights by source name."""
         return _by_source(self.session_mixture)
+
+
+def _reordered(
+    window: HistoryWindow,
+    weight: FloatArray,
+    log_h: FloatArray,
+    evidence: FloatArray,
+    ordering_scale: float,
+) -> tuple[FloatArray, FloatArray]:
+    """The kernel at ``ordering_scale · h`` and each row's total ``evidence`` shared by it.
+
+    The shares are computed from log-kernels less their row maximum, so a history whose
+    events all lie many (shortened) half-lives back still divides its total instead of
+    underflowing to nothing.
+    """
+    valid = window.valid
+    exponent = np.where(valid, -window.age_days / (np.exp(log_h) * ordering_scale), -np.inf)
+    decay: FloatArray = np.exp2(exponent)  # 0 where padded
+    top = np.max(exponent, axis=1, keepdims=True, initial=-np.inf)
+    relative = weight * np.exp2(exponent - np.where(np.isfinite(top), top, 0.0))
+    norm = relative.sum(axis=1, keepdims=True)
+    share = np.divide(relative, norm, out=np.zeros_like(relative), where=norm > 0)
+    out: FloatArray = share * evidence.sum(axis=1, keepdims=True)
+    return decay, out
 
 
 def _by_source(mixture: FloatArray) -> dict[str, float]:

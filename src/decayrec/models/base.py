@@ -31,6 +31,7 @@ and re-exports the public names (``FORMAT_VERSION`` and ``PriorFn`` among them).
 
 from __future__ import annotations
 
+import copy
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -121,6 +122,12 @@ class Recommender(ABC):
     ablations: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     #: Whether ``decayrec evaluate`` runs the model when no ``--models`` are given.
     in_default_set: ClassVar[bool] = True
+    #: Parameters that change only how a fitted model scores, never what fitting learns: a
+    #: fitted model takes new values of them through :meth:`with_scoring`, without a refit.
+    scoring_parameters: ClassVar[tuple[str, ...]] = ()
+    #: Values of :attr:`scoring_parameters` that ``decayrec evaluate`` tries on validation
+    #: with every fit it tunes (the first entry: the defaults, which win ties).
+    scoring_grid: ClassVar[tuple[Mapping[str, Any], ...]] = ()
     _registry: ClassVar[dict[str, type[Recommender]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -185,6 +192,27 @@ class Recommender(ABC):
         """An unfitted copy with the same parameters, except ``changes``."""
         params: dict[str, Any] = {**self._params(), **changes}
         return type(self).from_params(params)
+
+    def with_scoring(self, **changes: Any) -> Self:
+        """This fitted model with :attr:`scoring_parameters` changed, sharing its fitted state.
+
+        Why: a parameter that only changes scoring can be searched on validation without
+        refitting once per value. The copy is shallow (scoring never writes fitted state) and
+        validated like a new model; ``self`` is unchanged.
+        """
+        unknown = sorted(set(changes) - set(self.scoring_parameters))
+        if unknown:
+            accepted = ", ".join(self.scoring_parameters) or "none"
+            raise InvalidParameterError(
+                f"{type(self).__name__}.with_scoring got {', '.join(map(repr, unknown))}; "
+                f"only scoring parameters change without a refit (accepted: {accepted})."
+            )
+        self._check_fitted()
+        copied = copy.copy(self)
+        for key, value in changes.items():
+            setattr(copied, key, value)
+        copied._validate_params()
+        return copied
 
     @property
     def display_name(self) -> str:

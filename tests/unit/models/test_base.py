@@ -254,6 +254,17 @@ def test_not_fitted_message_names_the_class() -> None:
         DecayedItemKNN().recommend(["u"], at=0.0)
 
 
+def test_with_scoring_accepts_only_scoring_parameters(events: EventLog) -> None:
+    with pytest.raises(NotFittedError):
+        DecayedProfile().with_scoring()
+    model = DecayedProfile().fit(events)
+    assert DecayedProfile.scoring_parameters == ()
+    with pytest.raises(InvalidParameterError, match=r"'half_life'.*accepted: none"):
+        model.with_scoring(half_life=timedelta(days=1))
+    copied = model.with_scoring()
+    assert copied is not model and copied.get_params() == model.get_params()
+
+
 def test_empty_log_is_rejected(events: EventLog) -> None:
     with pytest.raises(DataValidationError, match="empty"):
         DecayedPopularity().fit(events.filter(np.zeros(events.n_events, dtype=bool)))

@@ -261,6 +261,7 @@ def test_invalid_parameters_name_the_parameter(shop: SimulatedShop) -> None:
         ("self_weight", -1.0),
         ("sequence_window", 0),
         ("sequence_step_decay", 1.5),
+        ("ordering_scale", 0.0),
     ]:
         with pytest.raises(InvalidParameterError, match=f"'{name}'"):
             LearnedDecay(**{name: value}).fit(shop.events)
@@ -364,7 +365,9 @@ def test_raw_similarity_keeps_each_rows_mass(shop: SimulatedShop) -> None:
     assert np.allclose(recs.scores[~recs.fallback].sum(axis=1), 1.0)
 
 
-def test_evaluate_picks_the_similarity_on_validation(shop: SimulatedShop) -> None:
+def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
+    shop: SimulatedShop,
+) -> None:
     from decayrec.data.split import temporal_split
     from decayrec.eval.runner import ModelSpec, evaluate_models
 
@@ -372,16 +375,24 @@ def test_evaluate_picks_the_similarity_on_validation(shop: SimulatedShop) -> Non
                            validation=timedelta(days=10))  # fmt: skip
     fast = {"max_epochs": 1, "batch_size": 256}
     result = evaluate_models(split, [ModelSpec("learned-decay", fast)], repeats="allow", ks=(10,))
-    expected = [dict(entry) for entry in LearnedDecay.validation_grid]
-    assert len(expected) == 6  # similarity measure x mass, and two sequence windows
-    for model in ("learned-decay", "learned-decay-no-decay"):
+    grid = [dict(entry) for entry in LearnedDecay.validation_grid]
+    scoring = [dict(entry) for entry in LearnedDecay.scoring_grid]
+    assert len(grid) == 6  # similarity measure x mass, and two sequence windows
+    assert scoring[0] == {"ordering_scale": 1.0} and len(scoring) == 4
+    # Every fit is scored at every ordering scale; without decay there is nothing to rescale.
+    crossed = {
+        "learned-decay": [{**entry, **scale} for entry in grid for scale in scoring],
+        "learned-decay-no-decay": grid,
+    }
+    for model, expected in crossed.items():
         result_of_model = next(r for r in result.results if r.model == model)
-        assert result_of_model.tuning is not None
-        tried = [{key: entry[key] for key in grid} for entry, grid in zip(
-            result_of_model.tuning, expected, strict=True)]  # fmt: skip
+        tuning = result_of_model.tuning
+        assert tuning is not None
+        tried = [{key: row[key] for key in choice} for row, choice in zip(
+            tuning, expected, strict=True)]  # fmt: skip
         assert tried == expected
-        chosen = {key: result_of_model.params[key] for key in expected[-1]}
-        assert any(all(chosen[k] == v for k, v in grid.items()) for grid in expected)
+        best = max(range(len(tuning)), key=lambda i: (tuning[i]["ndcg@10"], -i))
+        assert {key: result_of_model.params[key] for key in tried[best]} == tried[best]
     fixed = evaluate_models(
         split, [ModelSpec("learned-decay", {**fast, "similarity": "cosine"})],
         repeats="allow", ks=(10,), add_no_decay_baselines=False,
@@ -407,3 +418,63 @@ def test_sequence_local_similarity_fits_saves_and_loads(
     np.testing.assert_array_equal(
         loaded._score_known(users, np.full(20, at)), model._score_known(users, np.full(20, at))
     )
+
+
+def test_ordering_scale_reweighs_a_shoppers_events_but_keeps_their_total(
+    fitted: LearnedDecay,
+) -> None:
+    """``f · h`` orders the events; the total evidence (reliance on history) is the fit's."""
+    from decayrec.models._learned_history import history_features, request_windows
+
+    grouped = fitted.user_events_
+    users = np.arange(40, dtype=np.int32)
+    at = np.full(len(users), grouped.columns.seconds.max() + 86_400.0)
+    window = request_windows(grouped, users, at, fitted.max_history, 1800.0)
+    features = history_features(window, grouped.columns)
+    params, no_category = fitted.parameters_, fitted.no_category_
+    decay, evidence, repeat = params.evidence(window, grouped.columns, features, no_category)
+    short_decay, short, short_repeat = params.evidence(
+        window, grouped.columns, features, no_category, ordering_scale=0.1
+    )
+    np.testing.assert_allclose(short.sum(axis=1), evidence.sum(axis=1), rtol=1e-12)
+    np.testing.assert_array_equal(short_repeat, repeat)
+    assert (short_decay <= decay + 1e-15).all()  # a shorter kernel
+    # Within each row, the event the fewest half-lives back gains share at the shorter scale.
+    newest = np.argmax(decay, axis=1)
+    rows = np.arange(len(users))
+    several = window.valid.sum(axis=1) > 1
+    total = evidence.sum(axis=1)
+    assert (short[rows, newest] / total >= evidence[rows, newest] / total - 1e-12)[several].all()
+    assert (short[rows, newest] > evidence[rows, newest] * (1 + 1e-9))[several].any()
+
+
+def test_with_scoring_rescores_without_refitting(
+    fitted: LearnedDecay, shop: SimulatedShop, tmp_path: Path
+) -> None:
+    users = shop.events.users.raw(np.arange(30))
+    at = shop.events.timestamp_seconds.max()
+    same = fitted.with_scoring(ordering_scale=1.0)
+    shorter = fitted.with_scoring(ordering_scale=0.1)
+    assert shorter.parameters_ is fitted.parameters_ and fitted.ordering_scale == 1.0
+    base = fitted.recommend(users, at=at, n=fitted.n_items, exclude="none")
+    unchanged = same.recommend(users, at=at, n=fitted.n_items, exclude="none")
+    np.testing.assert_array_equal(unchanged.scores, base.scores)
+    rescored = shorter.recommend(users, at=at, n=fitted.n_items, exclude="none")
+    assert not np.array_equal(rescored.item_index, base.item_index)
+    live = ~rescored.fallback
+    np.testing.assert_allclose(rescored.scores[live].sum(axis=1), 1.0, rtol=1e-9)
+    shorter.save(tmp_path / "short")
+    loaded = load_model(tmp_path / "short")
+    assert isinstance(loaded, LearnedDecay) and loaded.ordering_scale == 0.1
+    np.testing.assert_array_equal(loaded.recommend(users, at=at, n=20).scores,
+                                  shorter.recommend(users, at=at, n=20).scores)  # fmt: skip
+    row = int(np.flatnonzero(live)[0])
+    top = rescored.item_ids(row)[0]
+    explained, learned = (m.explain(users[row], top, at=at) for m in (shorter, fitted))
+    assert not explained.fallback and explained.half_life and learned.half_life
+    assert explained.half_life / learned.half_life == pytest.approx(0.1)
+    assert explained.score == pytest.approx(float(rescored.scores[row, 0]), rel=1e-9)
+    with pytest.raises(InvalidParameterError, match="'ordering_scale'"):
+        fitted.with_scoring(ordering_scale=-1.0)
+    with pytest.raises(InvalidParameterError, match=r"'max_neighbours'.*ordering_scale"):
+        fitted.with_scoring(max_neighbours=10)
