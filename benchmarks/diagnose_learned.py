@@ -15,12 +15,17 @@ training part and prints:
   routes; the long-term similarity route alone), to show which part the ranking misses;
 * with ``--scales F1,F2``: the same fit rescored with every half-life, the weight of new
   interests (``β``) and the session share (at most 0.95) each multiplied by ``F`` in turn,
-  to show whether the values the likelihood learned are the ones the ranking wants;
+  and at ``ordering_scale=F`` (the half-lives shortened for ordering a shopper's events, their
+  total evidence kept), to show whether the values the likelihood learned are the ones the
+  ranking wants;
 * DecayedItemKNN with the same similarity, neighbours and no self-similarity, at the learned
   effective half-life and at each ``--half-lives`` value: whether the learned time scale is
   the one the ranking wants.
 
-Each line is one validation NDCG@10, so the figures can be compared within the run.
+Each line is one validation NDCG@10, so the figures can be compared within the run, followed
+by the same over the validation users with a visit under way when asked (their last training
+event at most ``session_gap`` before; same-day reviews on a log with day timestamps) and over
+the others (a visit opening after a gap).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from _harness import add_case_arguments, validation_case
 from decayrec._time import parse_duration
@@ -60,9 +66,16 @@ def main() -> int:
 
     model = LearnedDecay(**json.loads(args.params)).fit(case.fit_events)
     fitted = model.parameters_
+    in_visit = _in_visit(model, case)
+    print(f"{in_visit.mean():.1%} of the validation users are asked during a visit")
 
     def ndcg(label: str, scored: Any) -> None:
-        print(f"{label:55s} validation ndcg@10 {case.evaluate(scored, (10,))['ndcg@10']:.4f}")
+        per_user = np.asarray(case.score(scored, (10,))[1]["ndcg@10"])
+        during, opening = (np.nanmean(per_user[mask]) for mask in (in_visit, ~in_visit))
+        print(
+            f"{label:55s} validation ndcg@10 {np.nanmean(per_user):.4f} "
+            f"(in a visit {during:.4f}, opening {opening:.4f})"
+        )
 
     def with_parameters(label: str, change: Callable[[Any], None]) -> None:
         changed = copy.deepcopy(fitted)
@@ -90,6 +103,8 @@ def main() -> int:
         # Is each learned value the one the ranking wants? One fitted number moved at a time.
         for name, rescale in _RESCALINGS.items():
             with_parameters(f"  the same fit, {name} x{factor:g}", partial(rescale, f=factor))
+        rescored = model.with_scoring(ordering_scale=factor)
+        ndcg(f"  the same fit, ordering_scale {factor:g}", rescored)
 
     for value in [timedelta(days=half_life), *others]:
         knn = DecayedItemKNN(
@@ -101,6 +116,20 @@ def main() -> int:
         shown = _days(value) if value is not None else "none (no decay)"
         ndcg(f"decayed-itemknn {model.similarity}, half-life {shown}", knn)
     return 0
+
+
+def _in_visit(model: LearnedDecay, case: Any) -> npt.NDArray[np.bool_]:
+    """Per validation user: whether their last training event lies within a session gap."""
+    grouped = model.user_events_
+    users = model.events_.users.indices(list(case.user_ids))
+    known = users >= 0
+    last = np.full(len(users), -np.inf)
+    ends = grouped.indptr[users[known] + 1] - 1
+    has_events = ends >= grouped.indptr[users[known]]
+    last[np.flatnonzero(known)[has_events]] = grouped.columns.seconds[ends[has_events]]
+    gap = np.asarray(case.at_seconds) - last
+    within: npt.NDArray[np.bool_] = gap <= model.session_gap_seconds_
+    return within
 
 
 def _effective_half_life_days(model: LearnedDecay) -> float:
