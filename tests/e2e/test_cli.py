@@ -233,8 +233,9 @@ def test_window_drops_events_outside_it_as_out_of_range(run_cli, tmp_path: Path)
 def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: Path) -> None:
     model_dir, png = tmp_path / "learned", tmp_path / "kernels.png"
     fitted = run_cli(
-        "fit", "--data", str(shop_csv), "--model", "learned-decay", "--out", str(model_dir)
-    )
+        "fit", "--data", str(shop_csv), "--model", "learned-decay", "--out", str(model_dir),
+        "--params", '{"ordering_scale": 0.3}',
+    )  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr
     assert "learned-decay epochs" in fitted.stderr  # the per-epoch progress bar
     report = run_cli("report", "decay", "--model", str(model_dir), "--png", str(png), "--top", "3")
@@ -243,6 +244,7 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     assert "of view events" in report.stdout  # the reference the rows are quoted for
     assert "favourite" in report.stdout and "95% interval" in report.stdout
     assert "evidence mix category" in report.stdout and "within a visit category" in report.stdout
+    assert "ranking weighs a shopper's events with 0.3 x these half-lives" in report.stdout
     assert png.stat().st_size > 10_000
     other = tmp_path / "profile"
     run_cli("fit", "--data", str(shop_csv), "--model", "decayed-profile", "--out", str(other))

@@ -72,6 +72,11 @@ def decay(
                 f"{row['rate']:.3g}",
             )  # fmt: skip
         console.print(grid)
+    if model.ordering_scale != 1.0:
+        console.print(
+            f"ranking weighs a shopper's events with {model.ordering_scale:g} x these half-lives "
+            "(ordering_scale; each shopper's total evidence as learned)"
+        )
     if model.training_:
         seconds = model.training_["epoch_seconds"]
         console.print(

@@ -586,8 +586,8 @@ def _tune_param_grid(
 
 
 def _scoring_entries(spec: ModelSpec) -> list[dict[str, Any]]:
-    """The model's scoring grid, or one empty entry: without decay (a scoring parameter of a
-    decay model rescales it) or where the spec fixes one of the grid's parameters."""
+    """The model's scoring grid, or one empty entry: for a ``-no-decay`` variant (the scoring
+    parameters rescale decay) or where the spec fixes one of the grid's parameters."""
     grid = getattr(spec.model_class, "scoring_grid", ())
     fixed = any(key in spec.params for entry in grid for key in entry)
     if not grid or not spec.decays or fixed:
