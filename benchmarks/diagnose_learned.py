@@ -71,10 +71,10 @@ def main() -> int:
 
     def ndcg(label: str, scored: Any) -> None:
         per_user = np.asarray(case.score(scored, (10,))[1]["ndcg@10"])
-        during, opening = (np.nanmean(per_user[mask]) for mask in (in_visit, ~in_visit))
+        during, opening = (_mean(per_user[mask]) for mask in (in_visit, ~in_visit))
         print(
-            f"{label:55s} validation ndcg@10 {np.nanmean(per_user):.4f} "
-            f"(in a visit {during:.4f}, opening {opening:.4f})"
+            f"{label:55s} validation ndcg@10 {_mean(per_user)} "
+            f"(in a visit {during}, opening {opening})"
         )
 
     def with_parameters(label: str, change: Callable[[Any], None]) -> None:
@@ -116,6 +116,12 @@ def main() -> int:
         shown = _days(value) if value is not None else "none (no decay)"
         ndcg(f"decayed-itemknn {model.similarity}, half-life {shown}", knn)
     return 0
+
+
+def _mean(values: npt.NDArray[np.float64]) -> str:
+    """The mean over users with a target, or "-" where there are none."""
+    known = values[~np.isnan(values)]
+    return f"{known.mean():.4f}" if known.size else "-"
 
 
 def _in_visit(model: LearnedDecay, case: Any) -> npt.NDArray[np.bool_]:
