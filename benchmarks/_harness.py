@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BEAUTY",
+    "SHARED_DATA",
     "Timing",
     "add_case_arguments",
     "add_log_arguments",
@@ -202,9 +203,15 @@ def print_target(subject: str, rate: float, target: float, unit: str) -> bool:
     return met
 
 
-#: Amazon Beauty 5-core in ../shared/data: the default log of the model benchmarks.
-BEAUTY = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-BEAUTY = BEAUTY / "amazon_beauty_5core" / "interactions.csv"
+#: The shared data folder: ``$DECAYREC_SHARED_DATA`` (as the benchmark shell scripts read it),
+#: by default ``../shared/data`` beside the checkout, so a clone elsewhere can still find it.
+SHARED_DATA = Path(
+    os.environ.get(
+        "DECAYREC_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+)
+#: Amazon Beauty 5-core there: the default log of the model benchmarks.
+BEAUTY = SHARED_DATA / "amazon_beauty_5core" / "interactions.csv"
 
 
 def add_log_arguments(parser: argparse.ArgumentParser) -> None:
