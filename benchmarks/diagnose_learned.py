@@ -45,6 +45,7 @@ import numpy.typing as npt
 from _harness import add_case_arguments, validation_case
 from decayrec._time import parse_duration
 from decayrec.models import DecayedItemKNN, LearnedDecay
+from decayrec.models._learned_history import request_windows
 
 
 def main() -> int:
@@ -125,16 +126,16 @@ def _mean(values: npt.NDArray[np.float64]) -> str:
 
 
 def _in_visit(model: LearnedDecay, case: Any) -> npt.NDArray[np.bool_]:
-    """Per validation user: whether their last training event lies within a session gap."""
-    grouped = model.user_events_
+    """Per validation user: whether a visit is under way when asked, as the model itself reads
+    it (the ``in_session`` events of the request's history window)."""
     users = model.events_.users.indices(list(case.user_ids))
     known = users >= 0
-    last = np.full(len(users), -np.inf)
-    ends = grouped.indptr[users[known] + 1] - 1
-    has_events = ends >= grouped.indptr[users[known]]
-    last[np.flatnonzero(known)[has_events]] = grouped.columns.seconds[ends[has_events]]
-    gap = np.asarray(case.at_seconds) - last
-    within: npt.NDArray[np.bool_] = gap <= model.session_gap_seconds_
+    window = request_windows(
+        model.user_events_, users[known], np.asarray(case.at_seconds)[known], 1,
+        model.session_gap_seconds_,
+    )  # fmt: skip
+    within = np.zeros(len(users), dtype=bool)
+    within[known] = window.in_session.any(axis=1)
     return within
 
 

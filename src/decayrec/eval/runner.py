@@ -378,7 +378,7 @@ def _with_model_grid(spec: ModelSpec) -> ModelSpec:
     if spec.factory is not None or spec.grid is not None:
         return spec
     grid = getattr(spec.model_class, "validation_grid", None)
-    if not grid or any(key in spec.params for entry in grid for key in entry):
+    if not grid or _fixes_a_key(spec, grid):
         return spec
     return replace(spec, grid=tuple(dict(entry) for entry in grid))
 
@@ -589,10 +589,14 @@ def _scoring_entries(spec: ModelSpec) -> list[dict[str, Any]]:
     """The model's scoring grid, or one empty entry: for a ``-no-decay`` variant (the scoring
     parameters rescale decay) or where the spec fixes one of the grid's parameters."""
     grid = getattr(spec.model_class, "scoring_grid", ())
-    fixed = any(key in spec.params for entry in grid for key in entry)
-    if not grid or not spec.decays or fixed:
+    if not grid or not spec.decays or _fixes_a_key(spec, grid):
         return [{}]
     return [dict(entry) for entry in grid]
+
+
+def _fixes_a_key(spec: ModelSpec, grid: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the spec's own params fix a parameter the grid would vary."""
+    return any(key in spec.params for entry in grid for key in entry)
 
 
 def _run_spec(
