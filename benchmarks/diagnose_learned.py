@@ -18,14 +18,17 @@ training part and prints:
   and at ``ordering_scale=F`` (the half-lives shortened for ordering a shopper's events, their
   total evidence kept), to show whether the values the likelihood learned are the ones the
   ranking wants;
-* DecayedItemKNN with the same similarity, neighbours and no self-similarity, at the learned
-  effective half-life and at each ``--half-lives`` value: whether the learned time scale is
-  the one the ranking wants.
+* DecayedItemKNN with the same similarity (sequence window included), neighbours and no
+  self-similarity, at the learned effective half-life and at each ``--half-lives`` value:
+  whether the learned time scale is the one the ranking wants.
 
 Each line is one validation NDCG@10, so the figures can be compared within the run, followed
 by the same over the validation users with a visit under way when asked (their last training
 event at most ``session_gap`` before; same-day reviews on a log with day timestamps) and over
-the others (a visit opening after a gap).
+the others (a visit opening after a gap), and on a second line over the users by days since
+their last training event (under 1, 1 to 30, 30 to 365, a year or more): a fixed kernel's
+evidence vanishes for shoppers back after a long absence, and the model then ranks them by
+its popularity fallback, so this line shows where a gap between two models comes from.
 """
 
 from __future__ import annotations
@@ -67,8 +70,12 @@ def main() -> int:
 
     model = LearnedDecay(**json.loads(args.params)).fit(case.fit_events)
     fitted = model.parameters_
-    in_visit = _in_visit(model, case)
+    in_visit, away_days = _last_event(model, case)
     print(f"{in_visit.mean():.1%} of the validation users are asked during a visit")
+    away = [(name, (away_days >= low) & (away_days < high)) for name, low, high in _AWAY]
+    print("users by days since their last event: " + ", ".join(
+        f"{name} {mask.mean():.1%}" for name, mask in away
+    ))  # fmt: skip
 
     def ndcg(label: str, scored: Any) -> None:
         per_user = np.asarray(case.score(scored, (10,))[1]["ndcg@10"])
@@ -77,6 +84,8 @@ def main() -> int:
             f"{label:55s} validation ndcg@10 {_mean(per_user)} "
             f"(in a visit {during}, opening {opening})"
         )
+        parts = ", ".join(f"{name} {_mean(per_user[mask])}" for name, mask in away)
+        print(f"{'':55s}   by days since the last event: {parts}")
 
     def with_parameters(label: str, change: Callable[[Any], None]) -> None:
         changed = copy.deepcopy(fitted)
@@ -110,6 +119,8 @@ def main() -> int:
     for value in [timedelta(days=half_life), *others]:
         knn = DecayedItemKNN(
             similarity=model.similarity,
+            sequence_window=model.sequence_window,
+            sequence_step_decay=model.sequence_step_decay,
             max_neighbours=model.max_neighbours,
             self_weight=0.0,
             half_life=value,
@@ -125,9 +136,21 @@ def _mean(values: npt.NDArray[np.float64]) -> str:
     return f"{known.mean():.4f}" if known.size else "-"
 
 
-def _in_visit(model: LearnedDecay, case: Any) -> npt.NDArray[np.bool_]:
+#: The parts of the second line: (name, at least, below) days since the last event.
+_AWAY: tuple[tuple[str, float, float], ...] = (
+    ("<1d", 0.0, 1.0),
+    ("1-30d", 1.0, 30.0),
+    ("30-365d", 30.0, 365.0),
+    (">=365d", 365.0, math.inf),
+)
+
+
+def _last_event(
+    model: LearnedDecay, case: Any
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """Per validation user: whether a visit is under way when asked, as the model itself reads
-    it (the ``in_session`` events of the request's history window)."""
+    it (the ``in_session`` events of the request's history window), and the days since their
+    last training event (``inf`` without one)."""
     users = model.events_.users.indices(list(case.user_ids))
     known = users >= 0
     window = request_windows(
@@ -136,7 +159,9 @@ def _in_visit(model: LearnedDecay, case: Any) -> npt.NDArray[np.bool_]:
     )  # fmt: skip
     within = np.zeros(len(users), dtype=bool)
     within[known] = window.in_session.any(axis=1)
-    return within
+    days = np.full(len(users), math.inf)
+    days[known] = np.where(window.valid[:, 0], window.age_days[:, 0], math.inf)
+    return within, days
 
 
 def _effective_half_life_days(model: LearnedDecay) -> float:
