@@ -225,24 +225,46 @@ def history_features(window: HistoryWindow, columns: Columns) -> FloatArray:
 
 
 def decayed_count_before(
-    keys: npt.NDArray[np.integer[Any]], seconds: FloatArray, weights: FloatArray, half_life: float
+    keys: npt.NDArray[np.integer[Any]],
+    seconds: FloatArray,
+    weights: FloatArray,
+    half_life: float,
+    *,
+    same_instant: bool = False,
 ) -> FloatArray:
     """For every event, ``Σ w_j 2^(-(t - t_j) / h)`` over the earlier events with its key.
 
     "Earlier" is earlier in ``(key, time)`` order (file order on ties), so an event never
-    counts itself. Vectorised with one cumulative sum per key, scaled at the key's first event
-    (exact while a key's events span fewer than ~1,000 half-lives; longer spans are clamped).
+    counts itself. ``same_instant=True`` counts the key's other events at the event's own
+    instant too, as popularity at an instant counts every event at or before it (on logs with
+    day timestamps, a day's events are all "at" that day).
+
+    How: a segmented scan by doubling (pass ``p`` adds the partial sum ``2^p`` positions back,
+    decayed over the gap, where it has the same key), about ``log2`` of the longest key's
+    event count vectorised passes. Every partial sum is a decayed count, never larger than
+    the key's events, so spans of any length are exact; a cumulative sum scaled to each key's
+    first event would overflow (or, summed across keys, cancel to 0) after some hundreds of
+    half-lives, which a ten-year review log at a one-week half-life exceeds.
     """
     order = np.lexsort((seconds, keys))
-    k, t, w = keys[order], seconds[order], weights[order]
-    first = np.ones(len(k), dtype=bool)
-    first[1:] = k[1:] != k[:-1]
-    start = np.maximum.accumulate(np.where(first, np.arange(len(k)), 0))
-    exponent = np.minimum((t - t[start]) / half_life, 1000.0)
-    scaled = w * np.exp2(exponent)
-    cumulative = np.cumsum(scaled)
-    before_group = np.where(start > 0, cumulative[start - 1], 0.0)
-    earlier = cumulative - scaled - before_group
+    k, t = keys[order], seconds[order].astype(np.float64)
+    inclusive = weights[order].astype(np.float64)
+    step = 1
+    while step < len(k):
+        same = k[step:] == k[:-step]
+        if not same.any():
+            break
+        gap = (t[step:] - t[:-step])[same]
+        added = np.zeros(len(k))
+        added[step:][same] = inclusive[:-step][same] * np.exp2(-gap / half_life)
+        inclusive += added
+        step *= 2
+    own = weights[order].astype(np.float64)
+    if same_instant:  # through the last event of the same (key, instant): no decay between
+        last = np.ones(len(k), dtype=bool)
+        last[:-1] = (k[1:] != k[:-1]) | (t[1:] != t[:-1])
+        ends = np.where(last, np.arange(len(k)), len(k))
+        inclusive = inclusive[np.minimum.accumulate(ends[::-1])[::-1]]
     out = np.empty(len(k))
-    out[order] = np.maximum(earlier, 0.0) * np.exp2(-exponent)
+    out[order] = np.maximum(inclusive - own, 0.0)
     return out

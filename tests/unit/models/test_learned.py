@@ -131,6 +131,7 @@ def _config(model: LearnedDecay) -> object:
     return TrainingConfig(
         decays=True,
         repeats=True,
+        recent_popularity=True,
         init_half_life_days=7.0,
         init_type_weight=model.weights_.as_array(),
         hidden_units=model.hidden_units,
@@ -312,23 +313,29 @@ def test_recovers_true_half_lives_and_weight_order() -> None:
     assert [learned[k] for k in order] == sorted(learned[k] for k in order), learned
 
 
-def test_decayed_count_before_matches_a_loop() -> None:
+@pytest.mark.parametrize("span_half_lives", [25, 5_000])
+@pytest.mark.parametrize("same_instant", [False, True])
+def test_decayed_count_before_matches_a_loop(span_half_lives: int, same_instant: bool) -> None:
+    """Exact for any span: a ten-year review log is ~500 one-week half-lives, and an earlier
+    cumulative-sum version returned 0 for nearly every event past a few hundred."""
     from decayrec.models._learned_history import decayed_count_before
 
     rng = np.random.default_rng(0)
     keys = rng.integers(0, 5, 300)
-    seconds = np.round(rng.uniform(0, 50 * 86_400, 300))
-    weights = rng.uniform(0.5, 3.0, 300)
     half_life = 2 * 86_400.0
-    got = decayed_count_before(keys, seconds, weights, half_life)
+    # Day-rounded instants, so that events of a key share an instant now and then.
+    seconds = np.round(rng.uniform(0, span_half_lives * half_life, 300) / 86_400) * 86_400
+    weights = rng.uniform(0.5, 3.0, 300)
+    got = decayed_count_before(keys, seconds, weights, half_life, same_instant=same_instant)
     order = np.lexsort((seconds, keys))
     rank = np.empty(300, dtype=int)
     rank[order] = np.arange(300)
     for e in range(300):
         earlier = (keys == keys[e]) & (rank < rank[e])
+        if same_instant:
+            earlier |= (keys == keys[e]) & (seconds == seconds[e]) & (np.arange(300) != e)
         expected = (weights[earlier] * np.exp2(-(seconds[e] - seconds[earlier]) / half_life)).sum()
-        # one cumulative sum per key: relative error grows with the span in half-lives
-        assert got[e] == pytest.approx(expected, rel=1e-6, abs=1e-12)
+        assert got[e] == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 def test_self_weight_keeps_part_of_the_evidence_on_the_item(shop: SimulatedShop) -> None:
@@ -377,12 +384,15 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
     result = evaluate_models(split, [ModelSpec("learned-decay", fast)], repeats="allow", ks=(10,))
     grid = [dict(entry) for entry in LearnedDecay.validation_grid]
     scoring = [dict(entry) for entry in LearnedDecay.scoring_grid]
-    assert len(grid) == 6  # similarity measure x mass, and two sequence windows
+    # Similarity measure x mass and two sequence windows, each with recent popularity or not.
+    assert len(grid) == 12
+    assert sum(entry.get("popularity_half_life", 0) is None for entry in grid) == 6
     assert scoring[0] == {"ordering_scale": 1.0} and len(scoring) == 4
-    # Every fit is scored at every ordering scale; without decay there is nothing to rescale.
+    # Every fit is scored at every ordering scale; without decay there is nothing to rescale,
+    # and the entries that differ only in popularity decay are one fit.
     crossed = {
         "learned-decay": [{**entry, **scale} for entry in grid for scale in scoring],
-        "learned-decay-no-decay": grid,
+        "learned-decay-no-decay": [e for e in grid if "popularity_half_life" not in e],
     }
     for model, expected in crossed.items():
         result_of_model = next(r for r in result.results if r.model == model)
