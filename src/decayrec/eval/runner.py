@@ -151,13 +151,7 @@ class ModelSpec:
         """The same model with decay switched off (every half-life parameter dropped)."""
         base = self.name.removesuffix(NO_DECAY_SUFFIX)
         params = {k: v for k, v in self.params.items() if k not in _DECAY_PARAMETERS}
-        grid = None
-        if self.grid is not None:  # grid entries lose their decay parameters too
-            entries = [
-                {k: v for k, v in entry.items() if k not in _DECAY_PARAMETERS}
-                for entry in self.grid
-            ]
-            grid = entries if any(entries) else None
+        grid = _grid_without_decay(self.grid) if self.grid is not None else None
         return ModelSpec(base + NO_DECAY_SUFFIX, params, self.factory, grid)
 
     def build(self, **overrides: Any) -> Recommender:
@@ -378,9 +372,22 @@ def _with_model_grid(spec: ModelSpec) -> ModelSpec:
     if spec.factory is not None or spec.grid is not None:
         return spec
     grid = getattr(spec.model_class, "validation_grid", None)
+    if grid and spec.name.endswith(NO_DECAY_SUFFIX):
+        grid = _grid_without_decay(grid)
     if not grid or _fixes_a_key(spec, grid):
         return spec
     return replace(spec, grid=tuple(dict(entry) for entry in grid))
+
+
+def _grid_without_decay(grid: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+    """Grid entries less their decay parameters (a ``-no-decay`` variant's grid); entries that
+    differed only in those become one. ``None`` where nothing else is left to tune."""
+    entries: list[Mapping[str, Any]] = []
+    for entry in grid:
+        kept = {k: v for k, v in entry.items() if k not in _DECAY_PARAMETERS}
+        if kept not in entries:
+            entries.append(kept)
+    return entries if any(entries) else None
 
 
 def _with_baselines(specs: list[ModelSpec]) -> list[ModelSpec]:

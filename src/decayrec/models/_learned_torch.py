@@ -57,6 +57,7 @@ class TrainingConfig:
 
     decays: bool
     repeats: bool
+    recent_popularity: bool  # popularity decays too, so recent and all-time shares differ
     init_half_life_days: float
     init_type_weight: FloatArray
     hidden_units: int
@@ -220,6 +221,12 @@ class _LearnedDecayModule(nn.Module):
     def repeat_rate(self) -> torch.Tensor:
         return nn.functional.softplus(self.raw_repeat_global + self.repeat_offset)
 
+    def _recent_weight(self) -> torch.Tensor:
+        """``ρ``; 0 where there is no recent popularity to weigh (no decay, or all-time only)."""
+        if not self.config.recent_popularity:
+            return torch.zeros(())
+        return torch.sigmoid(self.recent_logit)
+
     def adjustment(self, features: torch.Tensor) -> torch.Tensor:
         if self.config.max_log_adjust == 0.0:
             return torch.zeros(features.shape[0])
@@ -253,7 +260,7 @@ class _LearnedDecayModule(nn.Module):
         evidence = weight * decay
         mixture = torch.softmax(self.mixture_logit, dim=0)
         exploration = nn.functional.softplus(self.raw_exploration)
-        recent = torch.sigmoid(self.recent_logit) if self.config.decays else torch.zeros(())
+        recent = self._recent_weight()
         share = (1 - recent) * batch.within_share + recent * batch.recent_share
         score, normaliser = self._route(evidence, mixture, share, batch)
         score = score + exploration * share * self.exploration_share()[batch.target_slot]
@@ -340,7 +347,7 @@ class _LearnedDecayModule(nn.Module):
                 ),
                 exploration=float(nn.functional.softplus(self.raw_exploration)),
                 exploration_share=_normalised(array(self.exploration_share())),
-                recent_share=float(torch.sigmoid(self.recent_logit)) if self.config.decays else 0.0,
+                recent_share=float(self._recent_weight()),
                 repeat_rate=array(self.repeat_rate())
                 if self.config.repeats
                 else np.zeros(len(self.repeat_offset)),

@@ -175,21 +175,28 @@ class LearnedDecay(Recommender):
     #: whether each item passes one unit of evidence to its neighbours or its own
     #: similarity mass (``normalise_similarity``; raw mass won on review logs in our
     #: validation runs), plus raw co-occurrence counted only between events near each other
-    #: in a shopper's sequence (``sequence_window`` 5 and 10). ``self_weight`` stays 0: with
-    #: the training tables leaving each target's user out, the likelihood itself keeps most
-    #: evidence on a shopper's own items.
-    validation_grid: ClassVar[tuple[Mapping[str, Any], ...]] = (
-        {"similarity": "jaccard", "normalise_similarity": True},
-        {"similarity": "cooccurrence", "normalise_similarity": True},
-        {"similarity": "jaccard", "normalise_similarity": False},
-        {"similarity": "cooccurrence", "normalise_similarity": False},
-        {"similarity": "cooccurrence", "normalise_similarity": False, "sequence_window": 5},
-        {
-            "similarity": "cooccurrence",
-            "normalise_similarity": False,
-            "sequence_window": 10,
-            "sequence_step_decay": 0.8,
-        },
+    #: in a shopper's sequence (``sequence_window`` 5 and 10). Each also with
+    #: ``popularity_half_life=None`` (all-time popularity only): the likelihood learns how
+    #: much recent popularity counts, and on a long review log it can weigh it more than a
+    #: top-10 list wants (``benchmarks/diagnose_learned.py`` shows both on a log).
+    #: ``self_weight`` stays 0: with the training tables leaving each target's user out, the
+    #: likelihood itself keeps most evidence on a shopper's own items.
+    validation_grid: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(
+        {**entry, **popularity}
+        for popularity in ({}, {"popularity_half_life": None})
+        for entry in (
+            {"similarity": "jaccard", "normalise_similarity": True},
+            {"similarity": "cooccurrence", "normalise_similarity": True},
+            {"similarity": "jaccard", "normalise_similarity": False},
+            {"similarity": "cooccurrence", "normalise_similarity": False},
+            {"similarity": "cooccurrence", "normalise_similarity": False, "sequence_window": 5},
+            {
+                "similarity": "cooccurrence",
+                "normalise_similarity": False,
+                "sequence_window": 10,
+                "sequence_step_decay": 0.8,
+            },
+        )
     )
 
     scoring_parameters: ClassVar[tuple[str, ...]] = ("ordering_scale",)
@@ -422,7 +429,8 @@ class LearnedDecay(Recommender):
         )
 
     def _recent_shares(self, predictions: Predictions, static: FloatArray) -> FloatArray:
-        """Each target's share of its category's recent popularity, just before it happened.
+        """Each target's share of its category's recent popularity at its instant (the other
+        events at that instant included, the target itself not), as scoring reads it.
 
         ``static`` (the all-time share) stands in where the category has no earlier event.
         """
@@ -433,9 +441,11 @@ class LearnedDecay(Recommender):
             return static.copy()
         slots = self.item_slot_[grouped.item]
         item_recent = decayed_count_before(
-            grouped.item, grouped.seconds, grouped.type_weight, half_life
+            grouped.item, grouped.seconds, grouped.type_weight, half_life, same_instant=True
         )
-        slot_recent = decayed_count_before(slots, grouped.seconds, grouped.type_weight, half_life)
+        slot_recent = decayed_count_before(
+            slots, grouped.seconds, grouped.type_weight, half_life, same_instant=True
+        )
         recent: FloatArray = np.divide(
             item_recent[target], slot_recent[target], out=static.copy(),
             where=slot_recent[target] > 0,
@@ -483,6 +493,7 @@ class LearnedDecay(Recommender):
         config = TrainingConfig(
             decays=self.decays,
             repeats=self.repeat_cycles and self.decays,
+            recent_popularity=self.decays and np.isfinite(self.popularity_half_life_seconds_),
             init_half_life_days=(self.half_life_seconds_ / _DAY) if self.decays else 7.0,
             init_type_weight=self.weights_.as_array(),
             hidden_units=self.hidden_units,
