@@ -6,8 +6,8 @@
 #      on the validation part only (OUT/NAME.tuned.json, OUT/NAME.tune.log);
 #   2. `decayrec evaluate --tuned` scores learned-decay beside the two tuned models, each with
 #      its -no-decay variant, once on test (OUT/NAME.json, OUT/NAME.md, OUT/NAME.log).
-# Per data set, `decayrec fit --model learned-decay` on the whole log (with the similarity settings
-# evaluate picked for DATA-item when OUT/DATA-item.json exists) and `decayrec report decay` write
+# Per data set, `decayrec fit --model learned-decay` on the whole log (with the similarity and
+# popularity settings evaluate picked for DATA-item when OUT/DATA-item.json exists) and `decayrec report decay` write
 # what was learned (OUT/DATA.decay.md, OUT/DATA.decay.png).
 #
 # Usage:  bash benchmarks/run_learned_shared.sh [OUT_DIR] [RUN ...]
@@ -72,7 +72,7 @@ import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 chosen = next(r["params"] for r in results if r["model"] == "learned-decay")
 keys = ("similarity", "normalise_similarity", "sequence_window", "sequence_step_decay",
-        "ordering_scale")
+        "popularity_half_life", "ordering_scale")
 print(json.dumps({key: chosen[key] for key in keys if key in chosen}))
 PY
         )
