@@ -65,7 +65,9 @@ DEFAULT_HALF_LIFE_GRID: tuple[timedelta, ...] = (
 ModelFactory = Callable[..., "Recommender"]
 
 #: Parameters that only mean something with decay; the ``-no-decay`` variant drops them.
-_DECAY_PARAMETERS = ("half_life", "popularity_half_life", "category_half_lives")
+_DECAY_PARAMETERS = (
+    "half_life", "popularity_half_life", "category_half_lives", "recent_popularity_share",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class TrainingConfig:
     max_epochs: int
     patience: int
     seed: int
+    fixed_recent_share: float | None = None  # ρ as given (not learned); None: learned
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,8 @@ class _LearnedDecayModule(nn.Module):
         """``ρ``; 0 where there is no recent popularity to weigh (no decay, or all-time only)."""
         if not self.config.recent_popularity:
             return torch.zeros(())
+        if self.config.fixed_recent_share is not None:
+            return torch.tensor(float(self.config.fixed_recent_share))
         return torch.sigmoid(self.recent_logit)
 
     def adjustment(self, features: torch.Tensor) -> torch.Tensor:

@@ -93,7 +93,13 @@ class LearnedDecay(Recommender):
         A gap longer than this starts a new visit (each visit weighs 1 in training).
     popularity_half_life
         Half-life of the *recent* popularity inside a category; how much recent popularity
-        counts against all-time popularity is learned. ``None``: all-time popularity only.
+        counts against all-time popularity is learned (or ``recent_popularity_share``).
+        ``None``: all-time popularity only.
+    recent_popularity_share
+        ``None`` (default): the share ``ρ`` of recent popularity in an item's popularity is
+        learned. A number in [0, 1]: ``ρ`` is fixed there, in training and scoring alike.
+        Why: the likelihood can weigh recent popularity far more than a top-10 list wants;
+        ``decayrec evaluate`` also tries a small fixed share (:attr:`validation_grid`).
     max_history
         How many of a user's latest events are read per prediction.
     similarity, max_neighbours
@@ -176,14 +182,16 @@ class LearnedDecay(Recommender):
     #: similarity mass (``normalise_similarity``; raw mass won on review logs in our
     #: validation runs), plus raw co-occurrence counted only between events near each other
     #: in a shopper's sequence (``sequence_window`` 5 and 10). Each also with
-    #: ``popularity_half_life=None`` (all-time popularity only): the likelihood learns how
-    #: much recent popularity counts, and on a long review log it can weigh it more than a
-    #: top-10 list wants (``benchmarks/diagnose_learned.py`` shows both on a log).
+    #: ``recent_popularity_share`` fixed at 0.01 instead of learned: the likelihood learns how
+    #: much recent popularity counts, and on a long review log it weighs it far more than a
+    #: top-10 list wants, while a small fixed share still lifts what is selling now among
+    #: items a shopper's history supports alike (``benchmarks/diagnose_learned.py`` with
+    #: ``--params '{"recent_popularity_share": 0.01}'`` shows both on a log).
     #: ``self_weight`` stays 0: with the training tables leaving each target's user out, the
     #: likelihood itself keeps most evidence on a shopper's own items.
     validation_grid: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(
         {**entry, **popularity}
-        for popularity in ({}, {"popularity_half_life": None})
+        for popularity in ({}, {"recent_popularity_share": 0.01})
         for entry in (
             {"similarity": "jaccard", "normalise_similarity": True},
             {"similarity": "cooccurrence", "normalise_similarity": True},
@@ -219,6 +227,7 @@ class LearnedDecay(Recommender):
         event_weights: Mapping[str, float] | None = None,
         session_gap: timedelta = timedelta(minutes=30),
         popularity_half_life: timedelta | None = timedelta(days=7),
+        recent_popularity_share: float | None = None,
         max_history: int = 200,
         similarity: SimilarityName = "jaccard",
         max_neighbours: int = 50,
@@ -243,6 +252,7 @@ class LearnedDecay(Recommender):
         super().__init__(kernel=kernel, half_life=half_life, event_weights=event_weights)
         self.session_gap = session_gap
         self.popularity_half_life = popularity_half_life
+        self.recent_popularity_share = recent_popularity_share
         self.max_history = max_history
         self.similarity = similarity
         self.max_neighbours = max_neighbours
@@ -294,6 +304,14 @@ class LearnedDecay(Recommender):
                 f"{', '.join(_SIMILARITIES)}. Got {self.similarity!r} instead."
             )
         check_non_negative(self.self_weight, "self_weight", owner)
+        share = self.recent_popularity_share
+        if share is not None and (
+            isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1
+        ):
+            raise InvalidParameterError(
+                f"The 'recent_popularity_share' parameter of {owner} must be None (learned) "
+                f"or a number in [0, 1]. Got {share!r} instead."
+            )
         check_sequence_window(self.sequence_window, self.sequence_step_decay, owner)
         for name in ("max_user_factor", "prior_scale", "learning_rate", "ordering_scale"):
             value = getattr(self, name)
@@ -494,6 +512,7 @@ class LearnedDecay(Recommender):
             decays=self.decays,
             repeats=self.repeat_cycles and self.decays,
             recent_popularity=self.decays and np.isfinite(self.popularity_half_life_seconds_),
+            fixed_recent_share=self.recent_popularity_share,
             init_half_life_days=(self.half_life_seconds_ / _DAY) if self.decays else 7.0,
             init_type_weight=self.weights_.as_array(),
             hidden_units=self.hidden_units,

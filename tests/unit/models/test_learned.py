@@ -338,6 +338,17 @@ def test_decayed_count_before_matches_a_loop(span_half_lives: int, same_instant:
         assert got[e] == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+def test_recent_popularity_share_is_learned_fixed_or_off(shop: SimulatedShop) -> None:
+    learned = FAST().fit(shop.events).parameters_.recent_share
+    fixed = FAST(recent_popularity_share=0.01).fit(shop.events).parameters_.recent_share
+    all_time = FAST(popularity_half_life=None).fit(shop.events).parameters_.recent_share
+    assert 0 < learned < 1 and learned != pytest.approx(0.01)
+    assert fixed == pytest.approx(0.01) and all_time == 0.0
+    for bad in (-0.1, 1.5, True, "0.1"):
+        with pytest.raises(InvalidParameterError, match="'recent_popularity_share'"):
+            LearnedDecay(recent_popularity_share=bad)._validate_params()
+
+
 def test_self_weight_keeps_part_of_the_evidence_on_the_item(shop: SimulatedShop) -> None:
     model = FAST(self_weight=1.0).fit(shop.events)
     similarity = model.similarity_.toarray()
@@ -384,15 +395,16 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
     result = evaluate_models(split, [ModelSpec("learned-decay", fast)], repeats="allow", ks=(10,))
     grid = [dict(entry) for entry in LearnedDecay.validation_grid]
     scoring = [dict(entry) for entry in LearnedDecay.scoring_grid]
-    # Similarity measure x mass and two sequence windows, each with recent popularity or not.
+    # Similarity measure x mass and two sequence windows, each with the share of recent
+    # popularity learned or fixed small.
     assert len(grid) == 12
-    assert sum(entry.get("popularity_half_life", 0) is None for entry in grid) == 6
+    assert sum(entry.get("recent_popularity_share") == 0.01 for entry in grid) == 6
     assert scoring[0] == {"ordering_scale": 1.0} and len(scoring) == 4
     # Every fit is scored at every ordering scale; without decay there is nothing to rescale,
     # and the entries that differ only in popularity decay are one fit.
     crossed = {
         "learned-decay": [{**entry, **scale} for entry in grid for scale in scoring],
-        "learned-decay-no-decay": [e for e in grid if "popularity_half_life" not in e],
+        "learned-decay-no-decay": [e for e in grid if "recent_popularity_share" not in e],
     }
     for model, expected in crossed.items():
         result_of_model = next(r for r in result.results if r.model == model)
