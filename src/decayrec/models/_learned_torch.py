@@ -222,7 +222,7 @@ class _LearnedDecayModule(nn.Module):
     def repeat_rate(self) -> torch.Tensor:
         return nn.functional.softplus(self.raw_repeat_global + self.repeat_offset)
 
-    def _recent_weight(self) -> torch.Tensor:
+    def recent_weight(self) -> torch.Tensor:
         """``ρ``; 0 where there is no recent popularity to weigh (no decay, or all-time only)."""
         if not self.config.recent_popularity:
             return torch.zeros(())
@@ -263,7 +263,7 @@ class _LearnedDecayModule(nn.Module):
         evidence = weight * decay
         mixture = torch.softmax(self.mixture_logit, dim=0)
         exploration = nn.functional.softplus(self.raw_exploration)
-        recent = self._recent_weight()
+        recent = self.recent_weight()
         share = (1 - recent) * batch.within_share + recent * batch.recent_share
         score, normaliser = self._route(evidence, mixture, share, batch)
         score = score + exploration * share * self.exploration_share()[batch.target_slot]
@@ -350,7 +350,7 @@ class _LearnedDecayModule(nn.Module):
                 ),
                 exploration=float(nn.functional.softplus(self.raw_exploration)),
                 exploration_share=_normalised(array(self.exploration_share())),
-                recent_share=float(self._recent_weight()),
+                recent_share=float(self.recent_weight()),
                 repeat_rate=array(self.repeat_rate())
                 if self.config.repeats
                 else np.zeros(len(self.repeat_offset)),
