@@ -230,14 +230,15 @@ def decayed_count_before(
     weights: FloatArray,
     half_life: float,
     *,
-    same_instant: bool = False,
+    users: npt.NDArray[np.integer[Any]] | None = None,
 ) -> FloatArray:
     """For every event, ``Σ w_j 2^(-(t - t_j) / h)`` over the earlier events with its key.
 
     "Earlier" is earlier in ``(key, time)`` order (file order on ties), so an event never
-    counts itself. ``same_instant=True`` counts the key's other events at the event's own
-    instant too, as popularity at an instant counts every event at or before it (on logs with
-    day timestamps, a day's events are all "at" that day).
+    counts itself. With ``users``, other users' events at the event's own instant count too,
+    later in the file or not, as popularity at an instant counts every event at or before it
+    (on logs with day timestamps, a day's events are all "at" that day); the event's own
+    user's later events at that instant stay out: they are that user's future.
 
     How: a segmented scan by doubling (pass ``p`` adds the partial sum ``2^p`` positions back,
     decayed over the gap, where it has the same key), about ``log2`` of the longest key's
@@ -248,7 +249,8 @@ def decayed_count_before(
     """
     order = np.lexsort((seconds, keys))
     k, t = keys[order], seconds[order].astype(np.float64)
-    inclusive = weights[order].astype(np.float64)
+    own = weights[order].astype(np.float64)
+    inclusive = own.copy()
     step = 1
     while step < len(k):
         same = k[step:] == k[:-step]
@@ -259,12 +261,27 @@ def decayed_count_before(
         added[step:][same] = inclusive[:-step][same] * np.exp2(-gap / half_life)
         inclusive += added
         step *= 2
-    own = weights[order].astype(np.float64)
-    if same_instant:  # through the last event of the same (key, instant): no decay between
-        last = np.ones(len(k), dtype=bool)
-        last[:-1] = (k[1:] != k[:-1]) | (t[1:] != t[:-1])
-        ends = np.where(last, np.arange(len(k)), len(k))
-        inclusive = inclusive[np.minimum.accumulate(ends[::-1])[::-1]]
     out = np.empty(len(k))
     out[order] = np.maximum(inclusive - own, 0.0)
+    if users is not None:
+        weight = weights.astype(np.float64)
+        out += _weight_after(weight, keys, seconds) - _weight_after(weight, keys, seconds, users)
+    return out
+
+
+def _weight_after(weights: FloatArray, *group_by: npt.NDArray[Any]) -> FloatArray:
+    """For every event, the total weight of the later events (in file order) of its group,
+    the events sharing every array of ``group_by``."""
+    order = np.lexsort(group_by[::-1])  # stable: file order within a group
+    w = weights[order]
+    continues = np.zeros(len(w), dtype=bool)  # the next event is of the same group
+    continues[:-1] = True
+    for column in group_by:
+        ordered = column[order]
+        continues[:-1] &= ordered[1:] == ordered[:-1]
+    cumulative = np.cumsum(w)
+    ends = np.where(continues, len(w), np.arange(len(w)))
+    group_end = np.minimum.accumulate(ends[::-1])[::-1]
+    out = np.empty(len(w))
+    out[order] = cumulative[group_end] - cumulative
     return out

@@ -447,8 +447,9 @@ class LearnedDecay(Recommender):
         )
 
     def _recent_shares(self, predictions: Predictions, static: FloatArray) -> FloatArray:
-        """Each target's share of its category's recent popularity at its instant (the other
-        events at that instant included, the target itself not), as scoring reads it.
+        """Each target's share of its category's recent popularity at its instant (other
+        shoppers' events at that instant included, the target's own later ones not), as
+        scoring reads popularity at an instant.
 
         ``static`` (the all-time share) stands in where the category has no earlier event.
         """
@@ -459,10 +460,10 @@ class LearnedDecay(Recommender):
             return static.copy()
         slots = self.item_slot_[grouped.item]
         item_recent = decayed_count_before(
-            grouped.item, grouped.seconds, grouped.type_weight, half_life, same_instant=True
+            grouped.item, grouped.seconds, grouped.type_weight, half_life, users=grouped.user
         )
         slot_recent = decayed_count_before(
-            slots, grouped.seconds, grouped.type_weight, half_life, same_instant=True
+            slots, grouped.seconds, grouped.type_weight, half_life, users=grouped.user
         )
         recent: FloatArray = np.divide(
             item_recent[target], slot_recent[target], out=static.copy(),

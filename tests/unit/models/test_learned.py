@@ -314,26 +314,30 @@ def test_recovers_true_half_lives_and_weight_order() -> None:
 
 
 @pytest.mark.parametrize("span_half_lives", [25, 5_000])
-@pytest.mark.parametrize("same_instant", [False, True])
-def test_decayed_count_before_matches_a_loop(span_half_lives: int, same_instant: bool) -> None:
+@pytest.mark.parametrize("with_users", [False, True])
+def test_decayed_count_before_matches_a_loop(span_half_lives: int, with_users: bool) -> None:
     """Exact for any span: a ten-year review log is ~500 one-week half-lives, and an earlier
-    cumulative-sum version returned 0 for nearly every event past a few hundred."""
+    cumulative-sum version returned 0 for nearly every event past a few hundred. With users,
+    other users' events at the same instant count too, the event's own user's later ones not
+    (Taobao logs a view and a cart of one item in the same second)."""
     from decayrec.models._learned_history import decayed_count_before
 
     rng = np.random.default_rng(0)
-    keys = rng.integers(0, 5, 300)
+    keys, users = rng.integers(0, 5, 300), rng.integers(0, 4, 300)
     half_life = 2 * 86_400.0
     # Day-rounded instants, so that events of a key share an instant now and then.
     seconds = np.round(rng.uniform(0, span_half_lives * half_life, 300) / 86_400) * 86_400
     weights = rng.uniform(0.5, 3.0, 300)
-    got = decayed_count_before(keys, seconds, weights, half_life, same_instant=same_instant)
+    got = decayed_count_before(
+        keys, seconds, weights, half_life, users=users if with_users else None
+    )
     order = np.lexsort((seconds, keys))
     rank = np.empty(300, dtype=int)
     rank[order] = np.arange(300)
     for e in range(300):
         earlier = (keys == keys[e]) & (rank < rank[e])
-        if same_instant:
-            earlier |= (keys == keys[e]) & (seconds == seconds[e]) & (np.arange(300) != e)
+        if with_users:
+            earlier |= (keys == keys[e]) & (seconds == seconds[e]) & (users != users[e])
         expected = (weights[earlier] * np.exp2(-(seconds[e] - seconds[earlier]) / half_life)).sum()
         assert got[e] == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
