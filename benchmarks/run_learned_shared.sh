@@ -7,8 +7,8 @@
 #   2. `decayrec evaluate --tuned` scores learned-decay beside the two tuned models, each with
 #      its -no-decay variant, once on test (OUT/NAME.json, OUT/NAME.md, OUT/NAME.log).
 # Per data set, `decayrec fit --model learned-decay` on the whole log (with the similarity and
-# popularity settings evaluate picked for DATA-item when OUT/DATA-item.json exists) and `decayrec report decay` write
-# what was learned (OUT/DATA.decay.md, OUT/DATA.decay.png).
+# popularity settings evaluate picked for DATA-item when OUT/DATA-item.json exists) and
+# `decayrec report decay` write what was learned (OUT/DATA.decay.md, OUT/DATA.decay.png).
 #
 # Usage:  bash benchmarks/run_learned_shared.sh [OUT_DIR] [RUN ...]
 #   OUT_DIR  default .runs/learned; RUN: any of beauty-item taobao-item taobao-category
