@@ -35,7 +35,7 @@ from decayrec.eval.metrics import metric_key
 from decayrec.eval.protocols import EvaluationCase, RepeatPolicy, TargetKind
 from decayrec.eval.significance import CONFIDENCE, Interval, mean_interval, paired_differences
 from decayrec.models._params import to_json
-from decayrec.models.base import NO_DECAY_SUFFIX
+from decayrec.models.base import DECAY_ONLY_PARAMETERS, NO_DECAY_SUFFIX
 from decayrec.types import FloatArray
 
 if TYPE_CHECKING:
@@ -63,11 +63,6 @@ DEFAULT_HALF_LIFE_GRID: tuple[timedelta, ...] = (
 )
 
 ModelFactory = Callable[..., "Recommender"]
-
-#: Parameters that only mean something with decay; the ``-no-decay`` variant drops them.
-_DECAY_PARAMETERS = (
-    "half_life", "popularity_half_life", "category_half_lives", "recent_popularity_share",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,7 +147,7 @@ class ModelSpec:
     def no_decay(self) -> ModelSpec:
         """The same model with decay switched off (every half-life parameter dropped)."""
         base = self.name.removesuffix(NO_DECAY_SUFFIX)
-        params = {k: v for k, v in self.params.items() if k not in _DECAY_PARAMETERS}
+        params = {k: v for k, v in self.params.items() if k not in DECAY_ONLY_PARAMETERS}
         grid = _grid_without_decay(self.grid) if self.grid is not None else None
         return ModelSpec(base + NO_DECAY_SUFFIX, params, self.factory, grid)
 
@@ -386,7 +381,7 @@ def _grid_without_decay(grid: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
     differed only in those become one. ``None`` where nothing else is left to tune."""
     entries: list[Mapping[str, Any]] = []
     for entry in grid:
-        kept = {k: v for k, v in entry.items() if k not in _DECAY_PARAMETERS}
+        kept = {k: v for k, v in entry.items() if k not in DECAY_ONLY_PARAMETERS}
         if kept not in entries:
             entries.append(kept)
     return entries if any(entries) else None

@@ -20,7 +20,13 @@ import inspect
 from typing import Any
 
 from decayrec.errors import InvalidParameterError
-from decayrec.models.base import NO_DECAY_SUFFIX, ExcludePolicy, Recommender, load_model
+from decayrec.models.base import (
+    HALF_LIFE_PARAMETERS,
+    NO_DECAY_SUFFIX,
+    ExcludePolicy,
+    Recommender,
+    load_model,
+)
 from decayrec.models.item2item import (
     CooccurrenceUnit,
     DecayedItemKNN,
@@ -67,9 +73,6 @@ MODELS: dict[str, type[Recommender]] = {
     )
 }
 
-#: Parameters set to ``None`` by the ``-no-decay`` suffix (where a model has them).
-_DECAY_PARAMETERS = ("half_life", "popularity_half_life", "category_half_lives")
-
 
 def resolve_name(name: str) -> tuple[type[Recommender], str, dict[str, Any]]:
     """The class, base name and parameter overrides a model name stands for.
@@ -93,7 +96,7 @@ def resolve_name(name: str) -> tuple[type[Recommender], str, dict[str, Any]]:
     base = name.removesuffix(NO_DECAY_SUFFIX)
     if base != name and base in MODELS and not MODELS[base].ablations:
         accepted = inspect.signature(MODELS[base].__init__).parameters
-        return MODELS[base], base, {k: None for k in _DECAY_PARAMETERS if k in accepted}
+        return MODELS[base], base, {k: None for k in HALF_LIFE_PARAMETERS if k in accepted}
     raise InvalidParameterError(
         f"Model {name!r} is unknown; expected one of {', '.join(known_names())}."
     )

@@ -78,6 +78,15 @@ ExcludePolicy = Literal["purchased", "seen", "none"]
 #: Suffix of the model name when decay is switched off (``half_life=None``).
 NO_DECAY_SUFFIX: Final = "-no-decay"
 
+#: Half-life parameters, where ``None`` switches that decay off: the ``-no-decay`` suffix sets
+#: each one a model accepts to ``None``.
+HALF_LIFE_PARAMETERS: Final = ("half_life", "popularity_half_life", "category_half_lives")
+#: Parameters that mean something only with decay: a ``-no-decay`` spec or grid of
+#: ``decayrec evaluate`` drops them. Besides the half-lives, LearnedDecay's fixed share of
+#: recent popularity, whose ``None`` means "learned" rather than "off" (so the suffix leaves it
+#: unset instead of setting it to ``None``).
+DECAY_ONLY_PARAMETERS: Final = (*HALF_LIFE_PARAMETERS, "recent_popularity_share")
+
 #: Dense score cells per user batch (8M float64 = 64 MiB); bounds memory on big catalogues.
 _CELL_BUDGET: Final = 1 << 23
 _MAX_USER_BATCH: Final = 1024

@@ -220,6 +220,26 @@ def test_make_model_no_decay_suffix() -> None:
     assert knn.half_life == timedelta(hours=1)
 
 
+def test_no_decay_suffix_leaves_the_learned_popularity_share_unset() -> None:
+    """``recent_popularity_share=None`` means "learned", not "off": the suffix sets only the
+    half-lives to ``None``, and ``decayrec evaluate``'s ``-no-decay`` spec drops the share."""
+    from decayrec.eval.runner import ModelSpec
+    from decayrec.models.base import DECAY_ONLY_PARAMETERS, HALF_LIFE_PARAMETERS
+
+    assert set(HALF_LIFE_PARAMETERS) < set(DECAY_ONLY_PARAMETERS)
+    learned = make_model("learned-decay-no-decay", recent_popularity_share=0.01)
+    assert learned.half_life is None and learned.popularity_half_life is None
+    assert learned.recent_popularity_share == 0.01  # kept: None would mean "learned"
+    spec = ModelSpec(
+        "learned-decay",
+        {"recent_popularity_share": 0.01, "max_epochs": 2},
+        grid=({"recent_popularity_share": 0.01, "similarity": "jaccard"},),
+    ).no_decay()
+    assert spec.name == "learned-decay-no-decay"
+    assert spec.params == {"max_epochs": 2}
+    assert spec.grid == [{"similarity": "jaccard"}]
+
+
 def test_make_model_errors() -> None:
     with pytest.raises(InvalidParameterError, match="decayed-itemknn, decayed-itemknn-no-decay"):
         make_model("decayed-nonsense")
