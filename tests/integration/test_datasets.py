@@ -1,6 +1,7 @@
 """Load each public data set in ../shared/data and compare with the counts in its README.
 
-The folder is ``$DECAYREC_DATA_DIR`` or, by default, ``shared/data`` beside the repository.
+The folder is ``$DECAYREC_SHARED_DATA`` (the name the benchmarks read too) or, by default,
+``shared/data`` beside the repository.
 A test whose file is absent is skipped, naming the file.
 """
 
@@ -19,7 +20,7 @@ from decayrec.data import CleaningReport, EventLog, EventType, load_events
 pytestmark = pytest.mark.dataset
 
 _REPO = Path(__file__).resolve().parents[2]
-DATA_DIR = Path(os.environ.get("DECAYREC_DATA_DIR", _REPO.parent / "shared" / "data"))
+DATA_DIR = Path(os.environ.get("DECAYREC_SHARED_DATA", _REPO.parent / "shared" / "data"))
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _require(case: Expected) -> Path:
     needed = [path / name for name in case.needs] if case.needs else [path]
     for file in needed:
         if not file.exists():
-            pytest.skip(f"data file {file} is absent (set DECAYREC_DATA_DIR to its folder)")
+            pytest.skip(f"data file {file} is absent (set DECAYREC_SHARED_DATA to its folder)")
     return path
 
 
