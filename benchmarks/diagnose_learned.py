@@ -1,10 +1,10 @@
 """Diagnosis: where LearnedDecay's validation ranking stands against DecayedItemKNN, and why.
 
 Run ``python benchmarks/diagnose_learned.py --data PATH --format FMT --protocol loo|temporal
-[--target item|category] [--params JSON] [--half-lives 1d,7h] [--scales 0.1,3]``. It reads
-the validation case of ``decayrec evaluate`` (the same split, repeats allowed, at most 5,000
-users; the test part is never read), fits ``learned-decay`` with ``--params`` on its
-training part and prints:
+[--target item|category] [--params JSON] [--half-lives 1d,7h] [--scales 0.1,3]
+[--seeds 1,2,3]``. It reads the validation case of ``decayrec evaluate`` (the same split,
+repeats allowed, at most 5,000 users; the test part is never read), fits ``learned-decay``
+with ``--params`` on its training part and prints:
 
 * validation NDCG@10 of the fitted model, its evidence mixes and session share;
 * the *effective* half-life of the log's most frequent (category, event type) pair,
@@ -18,6 +18,10 @@ training part and prints:
   and at ``ordering_scale=F`` (the half-lives shortened for ordering a shopper's events, their
   total evidence kept), to show whether the values the likelihood learned are the ones the
   ranking wants;
+* with ``--seeds S1,S2``: the same parameters fitted again with each seed, their validation
+  NDCG@10 at the fit's ``ordering_scale``, best and last epoch and share of evidence kept on
+  a shopper's own items: how much of a difference between two settings is the training's own
+  spread (early stopping on a noisy held-out loss ends fits at different epochs);
 * DecayedItemKNN with the same similarity (sequence window included), neighbours and no
   self-similarity, at the learned effective half-life and at each ``--half-lives`` value:
   whether the learned time scale is the one the ranking wants.
@@ -62,6 +66,12 @@ def main() -> int:
         default=[],
         help="comma-separated positive factors: the fit rescored with its half-lives, new-"
         "interest weight and session share (at most 0.95) each multiplied by them",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=[],
+        help="comma-separated seeds: the same parameters fitted again with each",
     )
     args = parser.parse_args()
     # Both lists are read before the minutes of fitting, so a typo fails at once.
@@ -115,6 +125,15 @@ def main() -> int:
             with_parameters(f"  the same fit, {name} x{factor:g}", partial(rescale, f=factor))
         rescored = model.with_scoring(ordering_scale=factor)
         ndcg(f"  the same fit, ordering_scale {factor:g}", rescored)
+
+    for seed in args.seeds:
+        again = LearnedDecay(**{**json.loads(args.params), "seed": seed}).fit(case.fit_events)
+        epochs = len(again.training_["holdout_loss"])
+        ndcg(
+            f"  seed {seed}: best epoch {again.training_['best_epoch']} of {epochs}, own-item "
+            f"share {again.parameters_.sources['item']:.3f}",
+            again,
+        )
 
     for value in [timedelta(days=half_life), *others]:
         knn = DecayedItemKNN(
@@ -195,6 +214,17 @@ def _factors(text: str) -> list[float]:
     if any(not math.isfinite(f) or f <= 0 for f in factors):
         raise argparse.ArgumentTypeError(message)
     return factors
+
+
+def _seeds(text: str) -> list[int]:
+    """``--seeds`` as non-negative integers (argparse's ``type``)."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes comma-separated seeds; got {text!r}") from None
+    if any(seed < 0 for seed in seeds):
+        raise argparse.ArgumentTypeError(f"takes non-negative seeds; got {text!r}")
+    return seeds
 
 
 def _mix(shares: dict[str, float]) -> str:
