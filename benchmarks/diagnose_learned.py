@@ -12,7 +12,8 @@ with ``--params`` on its training part and prints:
   identified on a log with one category or one event type, so the table rows of
   ``report decay`` can each differ from it);
 * the same fitted model scored with one part of its routing switched off (no popularity
-  routes; the long-term similarity route alone), to show which part the ranking misses;
+  routes; the long-term similarity route alone), to show which part the ranking misses, and
+  with shoppers last seen a year or more before served as newcomers (``newcomer_after``);
 * with ``--scales F1,F2``: the same fit rescored with every half-life, the weight of new
   interests (``β``) and the session share (at most 0.95) each multiplied by ``F`` in turn,
   and at ``ordering_scale=F`` (the half-lives shortened for ordering a shopper's events, their
@@ -119,6 +120,10 @@ def main() -> int:
 
     with_parameters("  the same fit without the popularity routes", no_popularity)
     with_parameters("  the same fit, long-term similarity route alone", similarity_alone)
+    ndcg(
+        "  the same fit, newcomer_after 365 days",
+        model.with_scoring(newcomer_after=timedelta(days=365)),
+    )
     for factor in args.scales:
         # Is each learned value the one the ranking wants? One fitted number moved at a time.
         for name, rescale in _RESCALINGS.items():

@@ -234,7 +234,7 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     model_dir, png = tmp_path / "learned", tmp_path / "kernels.png"
     fitted = run_cli(
         "fit", "--data", str(shop_csv), "--model", "learned-decay", "--out", str(model_dir),
-        "--params", '{"ordering_scale": 0.3}',
+        "--params", '{"ordering_scale": 0.3, "newcomer_after": 31536000}',
     )  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr
     assert "learned-decay epochs" in fitted.stderr  # the per-epoch progress bar
@@ -245,6 +245,7 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     assert "favourite" in report.stdout and "95% interval" in report.stdout
     assert "evidence mix category" in report.stdout and "within a visit category" in report.stdout
     assert "ranking weighs a shopper's events with 0.3 x these half-lives" in report.stdout
+    assert "last seen more than 365.00d before a request" in report.stdout  # JSON seconds
     assert png.stat().st_size > 10_000
     other = tmp_path / "profile"
     run_cli("fit", "--data", str(shop_csv), "--model", "decayed-profile", "--out", str(other))

@@ -77,6 +77,11 @@ def decay(
             f"ranking weighs a shopper's events with {model.ordering_scale:g} x these half-lives "
             "(ordering_scale; each shopper's total evidence as learned)"
         )
+    if model.newcomer_after is not None:
+        console.print(
+            f"shoppers last seen more than {_days(model.newcomer_after.total_seconds() / 86_400)}"
+            " before a request get the popularity fallback (newcomer_after)"
+        )
     if model.training_:
         seconds = model.training_["epoch_seconds"]
         console.print(

@@ -16,6 +16,7 @@ from decayrec.data.schema import EventLog, EventType
 from decayrec.data.simulate import ShopConfig, SimulatedShop, simulate_shop
 from decayrec.errors import DataValidationError, InvalidParameterError, MissingExtraError
 from decayrec.models import LearnedDecay, load_model, make_model
+from decayrec.models._params import to_json
 from decayrec.testing import checks
 
 pytest.importorskip("torch", reason="LearnedDecay trains with PyTorch (the 'torch' extra)")
@@ -405,11 +406,11 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
     # popularity learned or fixed small.
     assert len(grid) == 12
     assert sum(entry.get("recent_popularity_share") == 0.01 for entry in grid) == 6
-    assert scoring[0] == {"ordering_scale": 1.0} and len(scoring) == 4
-    # Every fit is scored at every ordering scale; without decay there is nothing to rescale,
+    assert scoring[0] == {"ordering_scale": 1.0, "newcomer_after": None} and len(scoring) == 8
+    # Every fit is scored at every scoring entry; without decay there is nothing to rescale,
     # and the entries that differ only in popularity decay are one fit.
     crossed = {
-        "learned-decay": [{**entry, **scale} for entry in grid for scale in scoring],
+        "learned-decay": [to_json({**entry, **scale}) for entry in grid for scale in scoring],
         "learned-decay-no-decay": [e for e in grid if "recent_popularity_share" not in e],
     }
     for model, expected in crossed.items():
@@ -420,13 +421,50 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
             tuning, expected, strict=True)]  # fmt: skip
         assert tried == expected
         best = max(range(len(tuning)), key=lambda i: (tuning[i]["ndcg@10"], -i))
-        assert {key: result_of_model.params[key] for key in tried[best]} == tried[best]
+        assert to_json({key: result_of_model.params[key] for key in tried[best]}) == tried[best]
     fixed = evaluate_models(
         split, [ModelSpec("learned-decay", {**fast, "similarity": "cosine"})],
         repeats="allow", ks=(10,), add_no_decay_baselines=False,
     )  # fmt: skip
     assert fixed.results[0].tuning is None
     assert fixed.results[0].params["similarity"] == "cosine"
+
+
+def test_newcomer_after_serves_long_absent_shoppers_as_newcomers(
+    fitted: LearnedDecay, shop: SimulatedShop, tmp_path: Path
+) -> None:
+    """A shopper last seen longer ago than ``newcomer_after`` gets what a shopper never seen
+    gets (decayed popularity, flagged); everyone else keeps their scores, without a refit."""
+    log = shop.events
+    at = log.timestamp_seconds.max()
+    latest = np.full(len(log.users), -np.inf)
+    np.maximum.at(latest, log.frame["user_index"].to_numpy(), log.timestamp_seconds)
+    seen = np.flatnonzero(np.isfinite(latest))[:60]  # the vocabulary also holds idle shoppers
+    users = log.users.raw(seen)
+    stale = (at - latest[seen]) / 86_400 > 10
+    assert stale.any() and (~stale).any()
+
+    newcomers = fitted.with_scoring(newcomer_after=timedelta(days=10))
+    assert newcomers.parameters_ is fitted.parameters_ and fitted.newcomer_after is None
+    base = fitted.recommend(users, at=at, n=20, exclude="none")
+    served = newcomers.recommend(users, at=at, n=20, exclude="none")
+    np.testing.assert_array_equal(served.fallback, stale | base.fallback)
+    np.testing.assert_array_equal(served.scores[~stale], base.scores[~stale])
+    stranger = fitted.recommend(["never-seen"], at=at, n=20, exclude="none")
+    for row in np.flatnonzero(stale):
+        assert served.item_ids(row) == stranger.item_ids(0)
+    row = int(np.flatnonzero(stale)[0])
+    assert newcomers.explain(users[row], served.item_ids(row)[0], at=at).fallback
+    assert not fitted.explain(users[row], served.item_ids(row)[0], at=at).fallback
+
+    newcomers.save(tmp_path / "newcomers")
+    loaded = load_model(tmp_path / "newcomers")
+    assert isinstance(loaded, LearnedDecay) and loaded.newcomer_after == timedelta(days=10)
+    np.testing.assert_array_equal(
+        loaded.recommend(users, at=at, n=20, exclude="none").fallback, served.fallback
+    )
+    with pytest.raises(InvalidParameterError, match="'newcomer_after'"):
+        fitted.with_scoring(newcomer_after=timedelta(days=-1))
 
 
 def test_sequence_local_similarity_fits_saves_and_loads(
