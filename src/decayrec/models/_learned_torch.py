@@ -2,8 +2,8 @@
 
 What: the differentiable twin of :class:`~decayrec.models._learned_params.DecayParameters`
 (same formula, see that module), a mini-batch maximum-a-posteriori fit of the exact
-full-catalogue next-event likelihood with Adam, early stopping on a held-out time tail, and
-standard errors from the empirical Fisher information.
+full-catalogue next-event likelihood with Adam, early stopping on the held-out targets of a
+random tenth of the shoppers, and standard errors from the empirical Fisher information.
 
 Why this likelihood: every evidence source of the model sums over the catalogue in closed form,
 so ``P(target) = λ_target / Σ_j λ_j`` costs one pass over the target's history window, never a

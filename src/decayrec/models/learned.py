@@ -18,9 +18,9 @@ over the whole catalogue.
 
 Training (the ``torch`` extra): every event is predicted from the user's events before it
 (each visit, a run of events without a gap longer than ``session_gap``, weighs 1; a
-short-term kernel carries the visit under way); the latest ``validation_share`` of targets
-in time is held out for early stopping; Adam, seeded and deterministic. Scoring, saving
-and loading need NumPy only.
+short-term kernel carries the visit under way); the targets of a random
+``validation_share`` of the shoppers are held out for early stopping; Adam, seeded and
+deterministic. Scoring, saving and loading need NumPy only.
 """
 
 from __future__ import annotations
@@ -152,15 +152,19 @@ class LearnedDecay(Recommender):
         per-type offsets toward the global value.
     learning_rate, batch_size, max_epochs, patience
         Adam step, targets per mini-batch, epoch limit, and epochs without improvement of the
-        held-out loss before stopping. The held-out loss moves by about 0.01 nats from one
-        epoch to the next at this step size, more than it improves once the decay has
-        settled, while the routing of evidence (how much stays on a shopper's own items) is
-        still converging; a patience of 3 stopped Amazon Beauty fits at a random early
-        epoch, and the seeds' validation NDCG@10 spread from 0.050 to 0.059 (10: 0.059 to
-        0.060; ``benchmarks/diagnose_learned.py --seeds``).
+        held-out loss before stopping. The routing of evidence (how much stays on a
+        shopper's own items) converges over several epochs after the decay has settled and
+        the held-out loss hardly moves; a patience of 3 stopped Amazon Beauty fits at a
+        random early epoch, and the seeds' validation NDCG@10 spread from 0.050 to 0.059
+        (``benchmarks/diagnose_learned.py --seeds``).
     validation_share
-        Share of the latest targets held out for early stopping (0: train on everything for
-        ``max_epochs``).
+        Share of the shoppers (drawn with ``seed``) whose targets are held out for early
+        stopping (0, or too few targets to hold out 200: train on everything until the
+        training loss stops improving). Why shoppers, not the latest targets in time: the
+        loss of a time tail also moves with how the newest shoppers differ from the rest,
+        from one epoch to the next by more than the fit still improves, so its minimum fell
+        at a random epoch (on Amazon Beauty anywhere from the first to the tenth); a random
+        tenth of the shoppers measures overfitting alone.
     seed
         Seeds batch order and initialisation: the same seed and log give the same model.
     threads
@@ -491,14 +495,17 @@ class LearnedDecay(Recommender):
     def _split_targets(
         self, predictions: Predictions
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """The latest ``validation_share`` of targets (by time) are held out."""
+        """Rows of training and held-out targets: those of a random ``validation_share`` of
+        the shoppers (drawn with ``seed``) are held out, none where that is too few."""
         rows = np.arange(len(predictions))
-        n_holdout = round(self.validation_share * len(rows))
-        if n_holdout < _MIN_HOLDOUT or n_holdout >= len(rows):
+        if round(self.validation_share * len(rows)) < _MIN_HOLDOUT:
             return rows, rows[:0]
-        order = np.argsort(predictions.seconds, kind="stable")
-        cut = len(order) - n_holdout
-        return np.sort(order[:cut]), np.sort(order[cut:])
+        rng = np.random.default_rng(self.seed)
+        held_users = rng.random(len(self.events_.users)) < self.validation_share
+        held = held_users[self.user_events_.columns.user[predictions.position]]
+        if held.sum() < _MIN_HOLDOUT or held.all():
+            return rows, rows[:0]
+        return rows[~held], rows[held]
 
     def _feature_scaling(
         self, predictions: Predictions, rows: npt.NDArray[np.intp]

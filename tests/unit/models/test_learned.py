@@ -430,6 +430,27 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
     assert fixed.results[0].params["similarity"] == "cosine"
 
 
+def test_early_stopping_holds_out_whole_shoppers(fitted: LearnedDecay) -> None:
+    """A random tenth of the shoppers (seeded), every target of theirs: a time tail would also
+    measure how the newest shoppers differ, and its minimum falls at a random epoch."""
+    from decayrec.models._learned_history import find_predictions
+
+    predictions = find_predictions(
+        fitted.user_events_, fitted.session_gap_seconds_, fitted.max_history, 20
+    )
+    train, held = fitted._split_targets(predictions)
+    assert len(held) >= 200 and len(train) + len(held) == len(predictions)
+    users = fitted.user_events_.columns.user[predictions.position]
+    assert not set(users[train].tolist()) & set(users[held].tolist())
+    assert 0.05 < len(np.unique(users[held])) / len(np.unique(users)) < 0.15
+    # Not the latest targets: held-out targets span the log's time like the others.
+    assert predictions.seconds[held].min() < np.median(predictions.seconds[train])
+    np.testing.assert_array_equal(fitted._split_targets(predictions)[1], held)
+    other = fitted.clone(seed=1)
+    other.user_events_, other.events_ = fitted.user_events_, fitted.events_
+    assert not np.array_equal(other._split_targets(predictions)[1], held)
+
+
 def test_newcomer_after_serves_long_absent_shoppers_as_newcomers(
     fitted: LearnedDecay, shop: SimulatedShop, tmp_path: Path
 ) -> None:
