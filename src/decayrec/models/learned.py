@@ -153,10 +153,10 @@ class LearnedDecay(Recommender):
     learning_rate, batch_size, max_epochs, patience
         Adam step, targets per mini-batch, epoch limit, and epochs without improvement of the
         held-out loss before stopping. The routing of evidence (how much stays on a
-        shopper's own items) converges over several epochs after the decay has settled and
-        the held-out loss hardly moves; a patience of 3 stopped Amazon Beauty fits at a
-        random early epoch, and the seeds' validation NDCG@10 spread from 0.050 to 0.059
-        (``benchmarks/diagnose_learned.py --seeds``).
+        shopper's own items) converges over several epochs after the decay has settled, while
+        the held-out loss hardly moves; a short patience ends fits before that, at an epoch
+        that differs from seed to seed (``benchmarks/diagnose_learned.py --seeds`` shows the
+        spread).
     validation_share
         Share of the shoppers (drawn with ``seed``) whose targets are held out for early
         stopping (0, or too few targets to hold out 200: train on everything until the
