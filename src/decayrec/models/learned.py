@@ -228,9 +228,9 @@ class LearnedDecay(Recommender):
     #: The ranking's time scale (``ordering_scale``) and when a returning shopper counts as a
     #: newcomer (``newcomer_after``), tried with every fit of :attr:`validation_grid` without
     #: refitting. On the logs of ``benchmarks/run_learned_shared.sh`` validation picked an
-    #: ordering scale of 0.1 on Amazon Beauty, 1 for the Taobao and Diginetica item targets
-    #: and 0.3 / 0.03 for their category targets; only Beauty (twelve years) has shoppers
-    #: back after more than a year.
+    #: ordering scale of 0.1 and newcomers after 365 days on Amazon Beauty, and 1 without
+    #: newcomers on the Taobao and Diginetica targets (only Beauty, twelve years long, has
+    #: shoppers back after more than a year).
     scoring_grid: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(
         {"ordering_scale": scale, "newcomer_after": newcomer}
         for newcomer in (None, timedelta(days=365))
