@@ -79,7 +79,8 @@ def main() -> int:
     others = [parse_duration(text, name="--half-lives") for text in args.half_lives.split(",")]
     case = validation_case(args)
 
-    model = LearnedDecay(**json.loads(args.params)).fit(case.fit_events)
+    params = json.loads(args.params)
+    model = LearnedDecay(**params).fit(case.fit_events)
     fitted = model.parameters_
     in_visit, away_days = _last_event(model, case)
     print(f"{in_visit.mean():.1%} of the validation users are asked during a visit")
@@ -132,7 +133,7 @@ def main() -> int:
         ndcg(f"  the same fit, ordering_scale {factor:g}", rescored)
 
     for seed in args.seeds:
-        again = LearnedDecay(**{**json.loads(args.params), "seed": seed}).fit(case.fit_events)
+        again = LearnedDecay(**{**params, "seed": seed}).fit(case.fit_events)
         epochs = len(again.training_["holdout_loss"])
         ndcg(
             f"  seed {seed}: best epoch {again.training_['best_epoch']} of {epochs}, own-item "

@@ -579,10 +579,10 @@ class LearnedDecay(Recommender):
         rows = np.flatnonzero(known)
         if not np.isfinite(self.newcomer_after_seconds_) or not rows.size:
             return known
-        latest = request_windows(
-            self.user_events_, users[rows], at[rows], 1, self.session_gap_seconds_
-        )
-        away_seconds = latest.age_days[:, 0] * _DAY
+        # The age of each shopper's latest event at or before their instant.
+        request, _, ages = self.user_events_.gather(users[rows], at[rows])
+        away_seconds = np.full(len(rows), np.inf)
+        np.minimum.at(away_seconds, request, ages)
         known[rows[away_seconds > self.newcomer_after_seconds_]] = False
         return known
 
