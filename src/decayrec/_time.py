@@ -116,4 +116,10 @@ def parse_duration(text: str, *, name: str = "duration") -> timedelta | None:
             f"The '{name}' value must be a positive duration such as 90s, 30min, 12h, 7d, 2w "
             f"or inf. Got {text!r} instead."
         )
-    return timedelta(seconds=value * _UNITS[unit])
+    try:
+        return timedelta(seconds=value * _UNITS[unit])
+    except OverflowError:  # finite, but beyond timedelta's ~2.7 million years (e.g. 1e100)
+        raise InvalidParameterError(
+            f"The '{name}' value is too long to be a duration (use inf for no limit). "
+            f"Got {text!r} instead."
+        ) from None

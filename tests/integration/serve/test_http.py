@@ -90,6 +90,12 @@ def test_interests_forecast_and_segments(server: Server, shop: Shop) -> None:
     assert sum(r["share"] for r in rows) == pytest.approx(1.0)
     for r in rows:  # no new events: every category fades by 2^(-7/5) over 7 days
         assert r["forecast_interest"] == pytest.approx(r["interest"] * 2 ** (-7 / 5))
+    # A finite number too large for a duration (found by the schema fuzz test) is the
+    # client's error, named, not a server error.
+    huge = httpx.get(
+        f"{server.url}/v1/users/{user}/interests", params={"at": at, "horizon": "1E100"}
+    )
+    assert huge.status_code == 422 and "horizon" in huge.text and "1E100" in huge.text
     category = rows[0]["category_id"]
     users = httpx.get(
         f"{server.url}/v1/segments",
