@@ -14,7 +14,8 @@
 #   OUT_DIR  default .runs/learned; RUN: any of beauty-item taobao-item taobao-category
 #            diginetica-item diginetica-category beauty-decay taobao-decay diginetica-decay
 #            (default: all). TRIALS (default 30) and TUNE_TIMEOUT (seconds per model, default
-#            600) set the tuning budget.
+#            600) set the tuning budget; SEEDS (default 1) how many training seeds evaluate
+#            refits learned-decay with (it reports their mean and each seed's value).
 # MODELS (default learned-decay,decayed-profile,decayed-itemknn) sets what evaluate scores; issue 6's
 # tables add the transformer: MODELS=time-aware-transformer,learned-decay,decayed-itemknn (evaluate
 # then adds its -no-time and -no-hybrid ablations). Needs the torch and tune extras. Runs one after another: on 2 cores, parallel runs would
@@ -29,6 +30,7 @@ runs=("$@")
     diginetica-category beauty-decay taobao-decay diginetica-decay)
 trials=${TRIALS:-30}
 timeout=${TUNE_TIMEOUT:-600}
+seeds=${SEEDS:-1}
 models=${MODELS:-learned-decay,decayed-profile,decayed-itemknn}
 mkdir -p "$out"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -58,7 +60,7 @@ compare() {  # NAME=DATA-TARGET: tune the fixed models, then evaluate them besid
         tuned_args=(--tuned "$out/$name.tuned.json")
     fi
     (cd "$root" && decayrec evaluate "${case_args[@]}" "${tuned_args[@]}" \
-        --models "$models" --json "$out/$name.json" \
+        --models "$models" --seeds "$seeds" --json "$out/$name.json" \
         >"$out/$name.md" 2>"$out/$name.log")
     cat "$out/$name.md"
 }

@@ -183,6 +183,9 @@ def test_missing_file_and_bad_arguments(run_cli, tmp_path: Path) -> None:
     bad_model = run_cli("evaluate", "--data", "x.csv", "--models", "magic")
     assert bad_model.returncode == EXIT_USAGE
     assert "magic" in bad_model.stderr
+    no_seeds = run_cli("evaluate", "--data", "x.csv", "--seeds", "0")
+    assert no_seeds.returncode == EXIT_USAGE
+    assert "--seeds" in no_seeds.stderr
     unknown_flag = run_cli("fit", "--bogus")
     assert unknown_flag.returncode == EXIT_USAGE
     bad_format = run_cli("data", "inspect", "x.csv", "--format", "excel")

@@ -21,7 +21,13 @@ from decayrec.cli._common import (
 from decayrec.data import EventLog, Split, leave_last_out, temporal_split
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import DataValidationError, InvalidParameterError
-from decayrec.eval import ModelSpec, evaluate_models, render_table, report_columns
+from decayrec.eval import (
+    EvaluationResult,
+    ModelSpec,
+    evaluate_models,
+    render_table,
+    report_columns,
+)
 from decayrec.models import MODELS, NO_DECAY_SUFFIX, known_names, make_model, resolve_name
 
 __all__ = [
@@ -91,6 +97,15 @@ def evaluate(
             "(not re-tuned); their -no-decay variants keep all but the half-lives.",
         ),
     ] = None,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Refit each model that has a training seed (learned-decay, the "
+            "transformer) with this many seeds and report the means; each seed's figures "
+            "are printed and kept in the JSON.",
+        ),
+    ] = 1,
     max_events_per_minute: BotRateOption = None,
     window: WindowOption = None,
 ) -> None:
@@ -121,6 +136,7 @@ def evaluate(
         ks=ks,
         tune_half_lives=[g for g in grid if g is not None],
         dataset=data.name,
+        seeds=seeds,
         progress=True,
     )
     doc = result.to_json_dict()
@@ -135,6 +151,8 @@ def evaluate(
         columns = [c for c in report_columns(result) if c.endswith(f"@{cutoff}")]
         title = f"{data.name}: {protocol}, target {target}, repeats {repeats}, @{cutoff}{suffix}"
         console.print(render_table(result, columns=columns, title=title))
+    for line in seed_lines(result, f"ndcg@{ks[0]}"):
+        console.print(line)
     console.print(
         f"{doc['n_users']:,} users evaluated; "
         f"{result.case.get('share_absent_from_training', 0.0):.1%} of targets are items "
@@ -144,6 +162,22 @@ def evaluate(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(doc, indent=2) + "\n")
         console.print(f"wrote {json_out}")
+
+
+def seed_lines(result: EvaluationResult, metric: str) -> list[str]:
+    """One line per model refitted with several seeds: its mean and every seed's value."""
+    lines = []
+    for entry in result.results:
+        if not entry.seed_runs:
+            continue
+        values = [run["metrics"][metric] for run in entry.seed_runs]
+        seeds = [run["seed"] for run in entry.seed_runs]
+        each = ", ".join(f"{value:.4f}" for value in values)
+        lines.append(
+            f"{entry.model}: {metric} is the mean over training seeds {seeds[0]}-{seeds[-1]} "
+            f"({each}; spread {max(values) - min(values):.4f})"
+        )
+    return lines
 
 
 def parse_ks(text: str) -> tuple[int, ...]:

@@ -11,7 +11,10 @@ The JSON document of :meth:`EvaluationResult.to_json_dict`::
 
     {"dataset": str, "protocol": str, "n_users": int,
      "results": [{"model": str, "params": {...}, "fit_seconds": float,
-                  "metrics": {"ndcg@10": float, "recall@10": float, ...}}],
+                  "metrics": {"ndcg@10": float, "recall@10": float, ...},
+                  "seeds": [{"seed": int, "fit_seconds": float, "metrics": {...}}]}],
+     (``"seeds"`` only for a model refitted with several training seeds: its ``metrics``
+     are then their mean),
      ...extra top-level keys: target, repeats, ks, description, n_targets,
      share_absent_from_training, tuning, ...,
      "uncertainty": {"metric": "ndcg@10", "confidence": 0.95, "method": str,
@@ -202,6 +205,10 @@ class ModelResult:
         The test metrics per user (:meth:`EvaluationCase.score`), the same users in the same
         order for every model of one evaluation; ``None`` when not kept. Not in the JSON
         document (it would grow with the users); its intervals are.
+    seed_runs
+        For a model refitted with several training seeds (``evaluate_models(seeds=N)``): one
+        ``{"seed", "fit_seconds", "metrics"}`` per fit, in seed order; ``metrics``,
+        ``fit_seconds`` and ``per_user`` are then the means over them. ``None``: one fit.
     """
 
     model: str
@@ -211,6 +218,7 @@ class ModelResult:
     evaluate_seconds: float = 0.0
     tuning: list[dict[str, Any]] | None = None
     per_user: Mapping[str, FloatArray] | None = field(default=None, repr=False, compare=False)
+    seed_runs: list[dict[str, Any]] | None = None
 
     def interval(self, metric: str) -> Interval | None:
         """The test mean of ``metric`` with its 95 % interval over users (``None``: unknown)."""
@@ -219,13 +227,14 @@ class ModelResult:
         return mean_interval(self.per_user[metric])
 
     def to_json_dict(self) -> dict[str, Any]:
-        """``{"model", "params", "fit_seconds", "metrics"}``, the JSON shape of one result."""
+        """``{"model", "params", "fit_seconds", "metrics"}`` (and ``"seeds"`` after several
+        training seeds), the JSON shape of one result."""
         return {
             "model": self.model,
             "params": dict(self.params),
             "fit_seconds": self.fit_seconds,
             "metrics": dict(self.metrics),
-        }
+        } | ({"seeds": [dict(run) for run in self.seed_runs]} if self.seed_runs else {})
 
 
 @dataclass(frozen=True)
@@ -436,6 +445,7 @@ def evaluate_models(
     tune_max_users: int | None = 5000,
     add_no_decay_baselines: bool = True,
     dataset: str = "events",
+    seeds: int = 1,
     progress: bool = False,
 ) -> EvaluationResult:
     """Tune, refit and test several models on one split under one protocol.
@@ -471,6 +481,14 @@ def evaluate_models(
         effect of decay is always measured.
     dataset
         Name recorded in the result.
+    seeds
+        How many training seeds a model with a ``seed`` parameter is refitted and tested
+        with (its own seed and the next ``seeds - 1``); its test metrics, fit time and
+        per-user figures (so its intervals) are the means over those fits, each fit's
+        figures are kept (:attr:`ModelResult.seed_runs`). Tuning on validation still fits
+        each grid entry once. Why: a trained model's test figure moves with its seed (batch
+        order, initialisation, where early stopping ends), on a small log by as much as the
+        differences between models; the mean over seeds is the figure to compare.
     progress
         Print one line per fit to stderr.
 
@@ -491,6 +509,11 @@ def evaluate_models(
             f"The 'ks' parameter must hold integers >= 1. Got {cutoffs!r} instead."
         )
     cutoffs = tuple(int(k) for k in cutoffs)
+    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
+        raise InvalidParameterError(
+            f"The 'seeds' parameter must be an integer >= 1. Got {seeds!r} instead."
+        )
+    seeds = int(seeds)
     if tune_max_users is not None and (
         isinstance(tune_max_users, bool)
         or not isinstance(tune_max_users, int)
@@ -523,11 +546,15 @@ def evaluate_models(
             validation_case = validation_case.subsample(tune_max_users)
     tuning_metric = metric_key("ndcg", cutoffs[0])
 
-    n_fits = sum(1 + _n_tuning_fits(spec, grid, validation_case) for spec in specs)
-    reporter = _Reporter(progress, n_fits)
+    n_steps = sum(
+        _n_final_fits(spec, seeds) + _n_tuning_steps(spec, grid, validation_case) for spec in specs
+    )
+    reporter = _Reporter(progress, n_steps)
     try:
         results = [
-            _run_spec(spec, grid, validation_case, test_case, cutoffs, tuning_metric, reporter)
+            _run_spec(
+                spec, grid, validation_case, test_case, cutoffs, tuning_metric, reporter, seeds
+            )
             for spec in specs
         ]
     finally:
@@ -547,14 +574,20 @@ def evaluate_models(
     )
 
 
-def _n_tuning_fits(
+def _n_tuning_steps(
     spec: ModelSpec, grid: Sequence[timedelta], validation_case: EvaluationCase | None
 ) -> int:
+    """Validation scores of one spec's tuning (a grid fit is scored once per scoring entry)."""
     if validation_case is None:
         return 0
     if spec.tunes_grid:
-        return len(spec.grid or ())
+        return len(spec.grid or ()) * len(_scoring_entries(spec))
     return len(grid) if spec.tunes_half_life else 0
+
+
+def _n_final_fits(spec: ModelSpec, seeds: int) -> int:
+    """Fits on train + validation: one per training seed for a model that has a seed."""
+    return seeds if isinstance(spec.build().get_params().get("seed"), int) else 1
 
 
 def _tune_param_grid(
@@ -611,8 +644,10 @@ def _run_spec(
     cutoffs: tuple[int, ...],
     tuning_metric: str,
     reporter: _Reporter,
+    seeds: int = 1,
 ) -> ModelResult:
-    """Tune one model's half-life or grid on validation, refit, and score it on test."""
+    """Tune one model's half-life or grid on validation, refit (once per training seed), and
+    score it on test."""
     overrides: dict[str, Any] = {}
     tuning: list[dict[str, Any]] | None = None
     if spec.tunes_grid and validation_case is not None:
@@ -632,18 +667,33 @@ def _run_spec(
             )
         best = max(range(len(grid)), key=lambda i: (tuning[i][tuning_metric], -i))
         overrides["half_life"] = grid[best]
-    model = spec.build(**overrides)
-    start = time.perf_counter()
-    model.fit(test_case.fit_events)
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    metrics, per_user = test_case.score(model, cutoffs)
-    evaluate_seconds = time.perf_counter() - start
-    headline = metric_key("ndcg", cutoffs[0])
-    reporter.log(
-        f"{spec.name}: fit {fit_seconds:.1f}s, test {headline} {metrics[headline]:.4f} "
-        f"({evaluate_seconds:.1f}s)"
-    )
+    first = spec.build(**overrides)
+    first_seed = first.get_params().get("seed")
+    if seeds == 1 or not isinstance(first_seed, int):
+        model, fit_seconds, metrics, per_user, evaluate_seconds = _fit_and_test(
+            spec, first, test_case, cutoffs, reporter
+        )
+        seed_runs = None
+    else:
+        runs = [
+            _fit_and_test(spec, spec.build(**overrides, seed=seed), test_case, cutoffs, reporter)
+            for seed in range(first_seed, first_seed + seeds)
+        ]
+        model = runs[0][0]
+        fit_seconds = float(np.mean([run[1] for run in runs]))
+        metrics = {key: float(np.mean([run[2][key] for run in runs])) for key in runs[0][2]}
+        per_user = {key: np.mean([run[3][key] for run in runs], axis=0) for key in runs[0][3]}
+        evaluate_seconds = float(sum(run[4] for run in runs))
+        seed_runs = [
+            {"seed": int(run[0].get_params()["seed"]), "fit_seconds": run[1], "metrics": run[2]}
+            for run in runs
+        ]
+        headline = metric_key("ndcg", cutoffs[0])
+        reporter.log(
+            f"{spec.name}: mean test {headline} over seeds {first_seed}-"
+            f"{first_seed + seeds - 1}: {metrics[headline]:.4f}",
+            advance=False,
+        )
     return ModelResult(
         model=spec.name,
         params=model.get_params(),
@@ -652,7 +702,33 @@ def _run_spec(
         evaluate_seconds=evaluate_seconds,
         tuning=tuning,
         per_user=per_user,
+        seed_runs=seed_runs,
     )
+
+
+def _fit_and_test(
+    spec: ModelSpec,
+    model: Recommender,
+    test_case: EvaluationCase,
+    cutoffs: tuple[int, ...],
+    reporter: _Reporter,
+) -> tuple[Recommender, float, dict[str, float], Mapping[str, FloatArray], float]:
+    """Fit on train + validation and score on test: the model, fit seconds, test metrics,
+    per-user metrics and scoring seconds."""
+    start = time.perf_counter()
+    model.fit(test_case.fit_events)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics, per_user = test_case.score(model, cutoffs)
+    evaluate_seconds = time.perf_counter() - start
+    headline = metric_key("ndcg", cutoffs[0])
+    seed = model.get_params().get("seed")
+    label = f"{spec.name} (seed {seed})" if isinstance(seed, int) else spec.name
+    reporter.log(
+        f"{label}: fit {fit_seconds:.1f}s, test {headline} {metrics[headline]:.4f} "
+        f"({evaluate_seconds:.1f}s)"
+    )
+    return model, fit_seconds, metrics, per_user, evaluate_seconds
 
 
 def _validation_case(
@@ -700,11 +776,13 @@ class _Reporter:
         self._task = self._bar.add_task("fitting and scoring", total=total)
         self._bar.start()
 
-    def log(self, message: str) -> None:
-        """Print a line above the bar and advance it by one fit."""
+    def log(self, message: str, *, advance: bool = True) -> None:
+        """Print a line above the bar and (unless ``advance`` is false) advance it by one
+        step: a validation score or a final fit."""
         if self._bar is not None:
             self._bar.console.log(message)
-            self._bar.advance(self._task)
+            if advance:
+                self._bar.advance(self._task)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any, Self
 
+import numpy as np
 import pytest
 
 from decayrec.data.schema import EventLog
@@ -188,6 +189,8 @@ def test_without_validation_part_keeps_defaults_and_says_so() -> None:
         ({"tune_half_lives": (timedelta(0),)}, "'tune_half_lives'"),
         ({"model_specs": []}, "at least one model"),
         ({"model_specs": [3]}, "'model_specs'"),
+        ({"seeds": 0}, "'seeds'"),
+        ({"seeds": True}, "'seeds'"),
     ],
 )
 def test_rejects_bad_arguments(recency_log: EventLog, kwargs: dict[str, Any], match: str) -> None:
@@ -210,6 +213,79 @@ def test_progress_lines_go_to_stderr(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "recent-no-decay" in captured.err
+
+
+class NoisyRecent(RecentItems):
+    """RecentItems plus score noise drawn from its ``seed``: a stand-in for a trained model
+    whose test figure moves with the seed."""
+
+    name = "noisy-recent"
+
+    def __init__(self, *, half_life: timedelta | None = timedelta(days=7), seed: int = 0) -> None:
+        super().__init__(half_life=half_life)
+        self.seed = seed
+
+    def fit(self, events: EventLog) -> Self:
+        fit_log.append((self.half_life, self.seed))
+        return super().fit(events)
+
+    def _score_known(self, user_index: Any, at: Any) -> Any:
+        scores = super()._score_known(user_index, at)
+        noise = np.random.default_rng(self.seed).random(scores.shape[1])
+        return scores + 2.0 * noise[None, :]  # outweighs a single view, so rankings move
+
+
+def test_a_seeded_model_is_refitted_per_seed_and_its_means_reported(
+    recency_log: EventLog,
+) -> None:
+    split = leave_last_out(recency_log)
+    specs = [
+        ModelSpec("noisy", {"seed": 3}, factory=NoisyRecent),
+        _spec(),  # no seed parameter: one fit, whatever ``seeds`` says
+    ]
+    result = evaluate_models(
+        split,
+        specs,
+        repeats="allow",
+        ks=(1, 5),
+        tune_half_lives=GRID[:2],
+        add_no_decay_baselines=False,
+        seeds=3,
+    )
+    noisy, plain = result.results
+    # tuning fits each half-life once (seed 3); the final fit is repeated with seeds 3, 4, 5
+    chosen = timedelta(seconds=noisy.params["half_life"])
+    assert fit_log[:5] == [(GRID[0], 3), (GRID[1], 3), (chosen, 3), (chosen, 4), (chosen, 5)]
+    assert fit_log[5:] == [
+        (GRID[0], split.train.n_events),
+        (GRID[1], split.train.n_events),
+        (GRID[0], split.train.n_events + split.validation.n_events),
+    ]
+    assert plain.seed_runs is None
+    assert noisy.seed_runs is not None
+    assert [run["seed"] for run in noisy.seed_runs] == [3, 4, 5]
+    values = [run["metrics"]["ndcg@5"] for run in noisy.seed_runs]
+    assert len(set(values)) > 1  # the noise does move the figure between seeds
+    assert noisy.metrics["ndcg@5"] == pytest.approx(np.mean(values))
+    assert noisy.fit_seconds == pytest.approx(np.mean([r["fit_seconds"] for r in noisy.seed_runs]))
+    assert noisy.per_user is not None
+    assert np.nanmean(noisy.per_user["ndcg@5"]) == pytest.approx(noisy.metrics["ndcg@5"])
+    assert noisy.params["seed"] == 3
+    doc = json.loads(json.dumps(result.to_json_dict(), allow_nan=False))
+    entries = {entry["model"]: entry for entry in doc["results"]}
+    assert [run["seed"] for run in entries["noisy"]["seeds"]] == [3, 4, 5]
+    assert "seeds" not in entries["recent"]
+    # what `decayrec evaluate --seeds` prints under its tables
+    from decayrec.cli.evaluate import seed_lines
+
+    (line,) = seed_lines(result, "ndcg@5")
+    each = ", ".join(f"{value:.4f}" for value in values)
+    assert line == (
+        f"noisy: ndcg@5 is the mean over training seeds 3-5 ({each}; "
+        f"spread {max(values) - min(values):.4f})"
+    )
+    # the intervals are those of the per-user means over the seeds
+    assert doc["uncertainty"]["mean"]["noisy"]["estimate"] == pytest.approx(noisy.metrics["ndcg@1"])
 
 
 @pytest.fixture(scope="module")
