@@ -239,14 +239,20 @@ class Recommender(ABC):
         self.half_life_seconds_ = self._duration("half_life", self.half_life)
         self.weights_ = parse_event_weights(self.event_weights, owner)
 
-    def _duration(self, name: str, value: Any) -> float:
-        """Seconds of a duration parameter (``None`` = infinite), or raise naming it."""
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, timedelta | int | float)
+    def _duration(self, name: str, value: Any, *, none_means: str | None = "no decay") -> float:
+        """Seconds of a duration parameter, or raise naming it.
+
+        ``None`` is infinite, described in the error message by ``none_means``; with
+        ``none_means=None`` it is not allowed.
+        """
+        allowed = f" or None ({none_means})" if none_means is not None else ""
+        if (value is None and none_means is None) or (
+            value is not None
+            and (isinstance(value, bool) or not isinstance(value, timedelta | int | float))
         ):
             raise InvalidParameterError(
-                f"The '{name}' parameter of {type(self).__name__} must be a positive timedelta "
-                f"or None (no decay). Got {value!r} instead."
+                f"The '{name}' parameter of {type(self).__name__} must be a positive timedelta"
+                f"{allowed}. Got {value!r} instead."
             )
         return duration_seconds(value, name=name, owner=type(self).__name__)
 

@@ -303,12 +303,13 @@ class LearnedDecay(Recommender):
                 f"learned in that form). Got {self.kernel!r} instead."
             )
         super()._validate_params()
-        self.session_gap_seconds_ = self._duration("session_gap", self.session_gap)
+        self.session_gap_seconds_ = self._duration("session_gap", self.session_gap, none_means=None)
         self.popularity_half_life_seconds_ = self._duration(
-            "popularity_half_life", self.popularity_half_life
+            "popularity_half_life", self.popularity_half_life, none_means="all-time popularity"
         )
-
-        self.newcomer_after_seconds_ = self._duration("newcomer_after", self.newcomer_after)
+        self.newcomer_after_seconds_ = self._duration(
+            "newcomer_after", self.newcomer_after, none_means="nobody is served as a newcomer"
+        )
         if not np.isfinite(self.session_gap_seconds_):
             raise InvalidParameterError(
                 f"The 'session_gap' parameter of {owner} must be a finite positive timedelta. "

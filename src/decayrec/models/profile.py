@@ -124,7 +124,7 @@ class DecayedProfile(Recommender):
             self.popularity_half_life_seconds_ = self.half_life_seconds_
         else:
             self.popularity_half_life_seconds_ = self._duration(
-                "popularity_half_life", self.popularity_half_life
+                "popularity_half_life", self.popularity_half_life, none_means="all-time popularity"
             )
         check_non_negative(self.repeat_weight, "repeat_weight", owner)
         overrides: dict[str, float] = {}

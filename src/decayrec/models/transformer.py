@@ -246,7 +246,7 @@ class TimeAwareTransformer(Recommender):
                     f"Got {getattr(self, name)!r} instead."
                 )
         self.popularity_half_life_seconds_ = self._duration(
-            "popularity_half_life", self.popularity_half_life
+            "popularity_half_life", self.popularity_half_life, none_means="all-time popularity"
         )
 
     def _popularity_half_life_seconds(self) -> float:

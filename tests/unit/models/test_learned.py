@@ -269,6 +269,18 @@ def test_invalid_parameters_name_the_parameter(shop: SimulatedShop) -> None:
             LearnedDecay(**{name: value}).fit(shop.events)
 
 
+def test_duration_errors_say_what_none_means(shop: SimulatedShop) -> None:
+    """Each duration's message says what None stands for there, or that it is not allowed."""
+    with pytest.raises(InvalidParameterError, match=r"None \(nobody is served as a newcomer\)"):
+        LearnedDecay(newcomer_after="soon").fit(shop.events)
+    with pytest.raises(InvalidParameterError, match=r"None \(all-time popularity\)"):
+        LearnedDecay(popularity_half_life="soon").fit(shop.events)
+    with pytest.raises(InvalidParameterError, match=r"positive timedelta\. Got None"):
+        LearnedDecay(session_gap=None).fit(shop.events)
+    with pytest.raises(InvalidParameterError, match=r"'half_life'.*None \(no decay\)"):
+        LearnedDecay(half_life="soon").fit(shop.events)
+
+
 def test_a_log_without_returning_users_is_rejected() -> None:
     log = EventLog.from_indices(
         user_index=[0, 1, 2],
