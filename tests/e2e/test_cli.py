@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -249,6 +250,8 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     assert "evidence mix category" in report.stdout and "within a visit category" in report.stdout
     assert "ranking weighs a shopper's events with 0.3 x these half-lives" in report.stdout
     assert "last seen more than 365.00d before a request" in report.stdout  # JSON seconds
+    # what early stopping watched, read back from the saved model
+    assert re.search(r"early stopping on [\d,]+ targets of \d+ held-out shoppers", report.stdout)
     assert png.stat().st_size > 10_000
     other = tmp_path / "profile"
     run_cli("fit", "--data", str(shop_csv), "--model", "decayed-profile", "--out", str(other))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -83,14 +83,27 @@ def decay(
             " before a request get the popularity fallback (newcomer_after)"
         )
     if model.training_:
-        seconds = model.training_["epoch_seconds"]
+        training = model.training_
+        seconds = training["epoch_seconds"]
         console.print(
-            f"trained {len(seconds)} epochs (best {model.training_['best_epoch']}), "
-            f"{sum(seconds) / max(len(seconds), 1):.1f}s per epoch"
+            f"trained {len(seconds)} epochs (best {training['best_epoch']}), "
+            f"{sum(seconds) / max(len(seconds), 1):.1f}s per epoch{_stopping(training)}"
         )
     if png is not None:
         plot_learned_half_lives(png, table, top=min(top, 12))
         console.print(f"wrote {png}")
+
+
+def _stopping(training: dict[str, Any]) -> str:
+    """What early stopping watched, where the model recorded it."""
+    if "holdout_targets" not in training:
+        return ""
+    if not training["holdout_targets"]:
+        return "; stopped on the training loss (too few targets to hold any out)"
+    return (
+        f"; early stopping on {training['holdout_targets']:,} targets of "
+        f"{training['holdout_shoppers']:,} held-out shoppers"
+    )
 
 
 def _days(value: float) -> str:

@@ -70,6 +70,8 @@ _PREFIX: Final = "learned."
 _SIMILARITIES: Final = ("jaccard", "cosine", "lift", "inclusion", "cooccurrence")
 #: Held-out targets below which no time tail is held out (early stopping would be noise).
 _MIN_HOLDOUT: Final = 200
+#: Whole numbers of ``training_`` saved with the model.
+_TRAINING_COUNTS: Final = ("best_epoch", "holdout_shoppers", "holdout_targets")
 #: At most this many targets per visit (its first events), each weighted 1 / kept.
 _MAX_PER_VISIT: Final = 20
 #: Rows of the feature-scaling pass per chunk (bounds memory on long logs).
@@ -179,7 +181,10 @@ class LearnedDecay(Recommender):
     half_lives_ : polars.DataFrame
         The learned half-lives per category and event type, with 95 % intervals.
     training_ : dict
-        Loss curves, the best epoch and the seconds per epoch.
+        Loss curves, the best epoch, the seconds per epoch, and how many shoppers and targets
+        early stopping held out (``holdout_shoppers``, ``holdout_targets``; 0 when it
+        watched the training loss). On a log with few shoppers the hold-out is a handful of
+        them, a noisy stopping signal that ``decayrec report decay`` shows.
 
     Examples
     --------
@@ -397,7 +402,7 @@ class LearnedDecay(Recommender):
         data = self._training_data(similarity)
         result = self._train(data)
         self.parameters_ = result.parameters
-        self._record(result)
+        self._record(result, data)
 
     def _build_tables(self) -> ItemSimilarity:
         """The static item tables: category share ``q``, catalogue share ``p``, similarity.
@@ -562,12 +567,16 @@ class LearnedDecay(Recommender):
         finally:
             torch.set_num_threads(previous_threads)
 
-    def _record(self, result: TrainingResult) -> None:
+    def _record(self, result: TrainingResult, data: Any) -> None:
+        held_users = self.user_events_.columns.user[data.predictions.position[data.holdout_rows]]
         self.training_: dict[str, Any] = {
             "train_loss": list(result.train_loss),
             "holdout_loss": list(result.holdout_loss),
             "best_epoch": result.best_epoch,
             "epoch_seconds": list(result.epoch_seconds),
+            # 0 and 0: too few targets to hold out, stopped on the training loss.
+            "holdout_shoppers": len(np.unique(held_users)),
+            "holdout_targets": len(data.holdout_rows),
         }
         self.category_log_se_ = result.category_log_se
         self.type_log_se_ = result.type_log_se
@@ -896,7 +905,8 @@ class LearnedDecay(Recommender):
         if hasattr(self, "training_"):
             for key in ("train_loss", "holdout_loss", "epoch_seconds"):
                 arrays[f"{_PREFIX}training.{key}"] = np.asarray(self.training_[key], float)
-            arrays[f"{_PREFIX}training.best_epoch"] = np.array([self.training_["best_epoch"]])
+            for key in _TRAINING_COUNTS:
+                arrays[f"{_PREFIX}training.{key}"] = np.array([self.training_[key]])
         return arrays
 
     def _load_state(self, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
@@ -916,7 +926,9 @@ class LearnedDecay(Recommender):
                 key: [float(v) for v in arrays[f"{_PREFIX}training.{key}"]]
                 for key in ("train_loss", "holdout_loss", "epoch_seconds")
             }
-            self.training_["best_epoch"] = int(arrays[f"{_PREFIX}training.best_epoch"][0])
+            for key in _TRAINING_COUNTS:
+                if f"{_PREFIX}training.{key}" in arrays:  # absent from older saves
+                    self.training_[key] = int(arrays[f"{_PREFIX}training.{key}"][0])
 
 
 def _from_seconds(seconds: float) -> Any:

@@ -453,11 +453,16 @@ def test_early_stopping_holds_out_whole_shoppers(fitted: LearnedDecay) -> None:
     train, held = fitted._split_targets(predictions)
     assert len(held) >= 200 and len(train) + len(held) == len(predictions)
     users = fitted.user_events_.columns.user[predictions.position]
+    # training_ records the hold-out the fit used (report decay prints it)
+    assert fitted.training_["holdout_targets"] == len(held)
+    assert fitted.training_["holdout_shoppers"] == len(np.unique(users[held]))
     assert not set(users[train].tolist()) & set(users[held].tolist())
     assert 0.05 < len(np.unique(users[held])) / len(np.unique(users)) < 0.15
     # Not the latest targets: held-out targets span the log's time like the others.
     assert predictions.seconds[held].min() < np.median(predictions.seconds[train])
     np.testing.assert_array_equal(fitted._split_targets(predictions)[1], held)
+    without = FAST(validation_share=0.0, max_epochs=1).fit(fitted.events_)
+    assert (without.training_["holdout_targets"], without.training_["holdout_shoppers"]) == (0, 0)
     other = fitted.clone(seed=1)
     other.user_events_, other.events_ = fitted.user_events_, fitted.events_
     assert not np.array_equal(other._split_targets(predictions)[1], held)
