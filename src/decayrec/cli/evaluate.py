@@ -101,9 +101,9 @@ def evaluate(
         int,
         typer.Option(
             min=1,
-            help="Refit each model that has a training seed (learned-decay, the "
-            "transformer) with this many seeds and report the means; each seed's figures "
-            "are printed and kept in the JSON.",
+            help="Fit each model that has a training seed (learned-decay, the "
+            "transformer) with this many seeds, in tuning and on test, and report the "
+            "means; each seed's test figures are printed and kept in the JSON.",
         ),
     ] = 1,
     max_events_per_minute: BotRateOption = None,

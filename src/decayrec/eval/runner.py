@@ -482,13 +482,14 @@ def evaluate_models(
     dataset
         Name recorded in the result.
     seeds
-        How many training seeds a model with a ``seed`` parameter is refitted and tested
-        with (its own seed and the next ``seeds - 1``); its test metrics, fit time and
-        per-user figures (so its intervals) are the means over those fits, each fit's
-        figures are kept (:attr:`ModelResult.seed_runs`). Tuning on validation still fits
-        each grid entry once. Why: a trained model's test figure moves with its seed (batch
-        order, initialisation, where early stopping ends), on a small log by as much as the
-        differences between models; the mean over seeds is the figure to compare.
+        How many training seeds every fit of a model with a ``seed`` parameter is made with
+        (its own seed and the next ``seeds - 1``). Tuning scores each grid entry (or
+        half-life) by its mean validation metric over the seeds; the test metrics, fit time
+        and per-user figures (so the intervals) are the means over the final fits, each of
+        which is kept (:attr:`ModelResult.seed_runs`). Why: a trained model's figures move
+        with its seed (batch order, initialisation, where early stopping ends), on a small
+        log by as much as the differences between models, so one seed both flatters the
+        entry tuning picks (the best of many noisy scores) and misstates its test figure.
     progress
         Print one line per fit to stderr.
 
@@ -587,7 +588,7 @@ def _n_tuning_steps(
 
 def _n_final_fits(spec: ModelSpec, seeds: int) -> int:
     """Fits on train + validation: one per training seed for a model that has a seed."""
-    return seeds if isinstance(spec.build().get_params().get("seed"), int) else 1
+    return len(_seeded(spec, seeds, {}))
 
 
 def _tune_param_grid(
@@ -596,21 +597,22 @@ def _tune_param_grid(
     tuning_metric: str,
     cutoff: int,
     reporter: _Reporter,
+    seeds: int = 1,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Fit one model per grid entry on train, score it on validation; the best entry wins.
 
     Each fit is scored once per entry of the model's :attr:`~Recommender.scoring_grid`
     (values that change scoring only, applied without a refit), so a choice is a grid entry
-    and a scoring entry together.
+    and a scoring entry together. A model with a training seed is fitted with ``seeds`` seeds
+    per entry and scored by the mean over them.
     """
     choices: list[dict[str, Any]] = []
     tuning: list[dict[str, Any]] = []
     for entry in (dict(entry) for entry in spec.grid or ()):
         start = time.perf_counter()
-        model = spec.build(**entry).fit(validation_case.fit_events)
+        models = [m.fit(validation_case.fit_events) for m in _seeded(spec, seeds, entry)]
         for scoring in _scoring_entries(spec):
-            scored = model.with_scoring(**scoring) if scoring else model
-            score = validation_case.evaluate(scored, (cutoff,))[tuning_metric]
+            score = _mean_score(models, validation_case, tuning_metric, cutoff, scoring)
             choice = {**entry, **scoring}
             choices.append(choice)
             tuning.append({**{k: to_json(v) for k, v in choice.items()}, tuning_metric: score})
@@ -620,6 +622,19 @@ def _tune_param_grid(
             )
     best = max(range(len(choices)), key=lambda i: (tuning[i][tuning_metric], -i))
     return choices[best], tuning
+
+
+def _mean_score(
+    models: Sequence[Recommender],
+    case: EvaluationCase,
+    metric: str,
+    cutoff: int,
+    scoring: Mapping[str, Any] | None = None,
+) -> float:
+    """``metric`` on ``case`` averaged over fitted models (one per training seed), each
+    rescored with the ``scoring`` parameters first when given."""
+    scored = [model.with_scoring(**scoring) if scoring else model for model in models]
+    return float(np.mean([case.evaluate(model, (cutoff,))[metric] for model in scored]))
 
 
 def _scoring_entries(spec: ModelSpec) -> list[dict[str, Any]]:
@@ -652,14 +667,17 @@ def _run_spec(
     tuning: list[dict[str, Any]] | None = None
     if spec.tunes_grid and validation_case is not None:
         overrides, tuning = _tune_param_grid(
-            spec, validation_case, tuning_metric, cutoffs[0], reporter
+            spec, validation_case, tuning_metric, cutoffs[0], reporter, seeds
         )
     elif spec.tunes_half_life and validation_case is not None:
         tuning = []
         for half_life in grid:
             start = time.perf_counter()
-            model = spec.build(half_life=half_life).fit(validation_case.fit_events)
-            score = validation_case.evaluate(model, (cutoffs[0],))[tuning_metric]
+            models = [
+                m.fit(validation_case.fit_events)
+                for m in _seeded(spec, seeds, {"half_life": half_life})
+            ]
+            score = _mean_score(models, validation_case, tuning_metric, cutoffs[0])
             tuning.append({"half_life": half_life.total_seconds(), tuning_metric: score})
             reporter.log(
                 f"{spec.name}: half-life {_duration_text(half_life)} -> validation "
@@ -667,18 +685,14 @@ def _run_spec(
             )
         best = max(range(len(grid)), key=lambda i: (tuning[i][tuning_metric], -i))
         overrides["half_life"] = grid[best]
-    first = spec.build(**overrides)
-    first_seed = first.get_params().get("seed")
-    if seeds == 1 or not isinstance(first_seed, int):
+    candidates = _seeded(spec, seeds, overrides)
+    if len(candidates) == 1:
         model, fit_seconds, metrics, per_user, evaluate_seconds = _fit_and_test(
-            spec, first, test_case, cutoffs, reporter
+            spec, candidates[0], test_case, cutoffs, reporter
         )
         seed_runs = None
     else:
-        runs = [
-            _fit_and_test(spec, spec.build(**overrides, seed=seed), test_case, cutoffs, reporter)
-            for seed in range(first_seed, first_seed + seeds)
-        ]
+        runs = [_fit_and_test(spec, m, test_case, cutoffs, reporter) for m in candidates]
         model = runs[0][0]
         fit_seconds = float(np.mean([run[1] for run in runs]))
         metrics = {key: float(np.mean([run[2][key] for run in runs])) for key in runs[0][2]}
@@ -690,8 +704,8 @@ def _run_spec(
         ]
         headline = metric_key("ndcg", cutoffs[0])
         reporter.log(
-            f"{spec.name}: mean test {headline} over seeds {first_seed}-"
-            f"{first_seed + seeds - 1}: {metrics[headline]:.4f}",
+            f"{spec.name}: mean test {headline} over seeds {seed_runs[0]['seed']}-"
+            f"{seed_runs[-1]['seed']}: {metrics[headline]:.4f}",
             advance=False,
         )
     return ModelResult(
@@ -704,6 +718,16 @@ def _run_spec(
         per_user=per_user,
         seed_runs=seed_runs,
     )
+
+
+def _seeded(spec: ModelSpec, seeds: int, overrides: Mapping[str, Any]) -> list[Recommender]:
+    """Unfitted models of ``spec`` with ``overrides``: one per training seed (the spec's own
+    seed and the next ``seeds - 1``) for a model that has a seed, else just one."""
+    first = spec.build(**overrides)
+    seed = first.get_params().get("seed")
+    if seeds == 1 or isinstance(seed, bool) or not isinstance(seed, int):
+        return [first]
+    return [first, *(spec.build(**overrides, seed=seed + k) for k in range(1, seeds))]
 
 
 def _fit_and_test(

@@ -12,6 +12,7 @@ import pytest
 from decayrec.data.schema import EventLog
 from decayrec.data.split import leave_last_out, temporal_split
 from decayrec.errors import InvalidParameterError
+from decayrec.eval.protocols import EvaluationCase
 from decayrec.eval.runner import ModelSpec, evaluate_models
 
 from ._helpers import DAY, T0, RecentItems, make_log
@@ -253,14 +254,22 @@ def test_a_seeded_model_is_refitted_per_seed_and_its_means_reported(
         seeds=3,
     )
     noisy, plain = result.results
-    # tuning fits each half-life once (seed 3); the final fit is repeated with seeds 3, 4, 5
+    # every fit is made with seeds 3, 4 and 5: each tuned half-life, then the final fit
     chosen = timedelta(seconds=noisy.params["half_life"])
-    assert fit_log[:5] == [(GRID[0], 3), (GRID[1], 3), (chosen, 3), (chosen, 4), (chosen, 5)]
-    assert fit_log[5:] == [
+    assert fit_log[:9] == [(h, seed) for h in (*GRID[:2], chosen) for seed in (3, 4, 5)]
+    assert fit_log[9:] == [
         (GRID[0], split.train.n_events),
         (GRID[1], split.train.n_events),
         (GRID[0], split.train.n_events + split.validation.n_events),
     ]
+    # each tuning row is the mean validation score over the three seeds
+    validation = EvaluationCase.from_split(split, part="validation", repeats="allow")
+    by_seed = [
+        validation.evaluate(NoisyRecent(half_life=GRID[0], seed=s).fit(split.train), (1,))["ndcg@1"]
+        for s in (3, 4, 5)
+    ]
+    assert noisy.tuning is not None
+    assert noisy.tuning[0]["ndcg@1"] == pytest.approx(np.mean(by_seed))
     assert plain.seed_runs is None
     assert noisy.seed_runs is not None
     assert [run["seed"] for run in noisy.seed_runs] == [3, 4, 5]
