@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -685,21 +685,20 @@ def _run_spec(
             )
         best = max(range(len(grid)), key=lambda i: (tuning[i][tuning_metric], -i))
         overrides["half_life"] = grid[best]
-    candidates = _seeded(spec, seeds, overrides)
-    if len(candidates) == 1:
-        model, fit_seconds, metrics, per_user, evaluate_seconds = _fit_and_test(
-            spec, candidates[0], test_case, cutoffs, reporter
-        )
-        seed_runs = None
-    else:
-        runs = [_fit_and_test(spec, m, test_case, cutoffs, reporter) for m in candidates]
-        model = runs[0][0]
-        fit_seconds = float(np.mean([run[1] for run in runs]))
-        metrics = {key: float(np.mean([run[2][key] for run in runs])) for key in runs[0][2]}
-        per_user = {key: np.mean([run[3][key] for run in runs], axis=0) for key in runs[0][3]}
-        evaluate_seconds = float(sum(run[4] for run in runs))
+    runs = [
+        _fit_and_test(spec, model, test_case, cutoffs, reporter)
+        for model in _seeded(spec, seeds, overrides)
+    ]
+    # One run per training seed (one in all for a model without a seed): report the means.
+    metrics = {key: float(np.mean([run.metrics[key] for run in runs])) for key in runs[0].metrics}
+    seed_runs = None
+    if len(runs) > 1:
         seed_runs = [
-            {"seed": int(run[0].get_params()["seed"]), "fit_seconds": run[1], "metrics": run[2]}
+            {
+                "seed": int(run.model.get_params()["seed"]),
+                "fit_seconds": run.fit_seconds,
+                "metrics": run.metrics,
+            }
             for run in runs
         ]
         headline = metric_key("ndcg", cutoffs[0])
@@ -710,12 +709,14 @@ def _run_spec(
         )
     return ModelResult(
         model=spec.name,
-        params=model.get_params(),
-        fit_seconds=fit_seconds,
+        params=runs[0].model.get_params(),
+        fit_seconds=float(np.mean([run.fit_seconds for run in runs])),
         metrics=metrics,
-        evaluate_seconds=evaluate_seconds,
+        evaluate_seconds=float(sum(run.evaluate_seconds for run in runs)),
         tuning=tuning,
-        per_user=per_user,
+        per_user={
+            key: np.mean([run.per_user[key] for run in runs], axis=0) for key in runs[0].per_user
+        },
         seed_runs=seed_runs,
     )
 
@@ -730,15 +731,24 @@ def _seeded(spec: ModelSpec, seeds: int, overrides: Mapping[str, Any]) -> list[R
     return [first, *(spec.build(**overrides, seed=seed + k) for k in range(1, seeds))]
 
 
+class _TestRun(NamedTuple):
+    """One final fit on train + validation and its test scores."""
+
+    model: Recommender
+    fit_seconds: float
+    metrics: dict[str, float]
+    per_user: Mapping[str, FloatArray]
+    evaluate_seconds: float
+
+
 def _fit_and_test(
     spec: ModelSpec,
     model: Recommender,
     test_case: EvaluationCase,
     cutoffs: tuple[int, ...],
     reporter: _Reporter,
-) -> tuple[Recommender, float, dict[str, float], Mapping[str, FloatArray], float]:
-    """Fit on train + validation and score on test: the model, fit seconds, test metrics,
-    per-user metrics and scoring seconds."""
+) -> _TestRun:
+    """Fit on train + validation and score on test."""
     start = time.perf_counter()
     model.fit(test_case.fit_events)
     fit_seconds = time.perf_counter() - start
@@ -752,7 +762,7 @@ def _fit_and_test(
         f"{label}: fit {fit_seconds:.1f}s, test {headline} {metrics[headline]:.4f} "
         f"({evaluate_seconds:.1f}s)"
     )
-    return model, fit_seconds, metrics, per_user, evaluate_seconds
+    return _TestRun(model, fit_seconds, metrics, per_user, evaluate_seconds)
 
 
 def _validation_case(
