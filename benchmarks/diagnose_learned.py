@@ -146,6 +146,7 @@ def main() -> int:
             similarity=model.similarity,
             sequence_window=model.sequence_window,
             sequence_step_decay=model.sequence_step_decay,
+            sequence_backward_weight=model.sequence_backward_weight,
             max_neighbours=model.max_neighbours,
             self_weight=0.0,
             half_life=value,

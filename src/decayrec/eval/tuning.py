@@ -36,7 +36,9 @@ Search space (each dimension only where it can change the ranking that is scored
 * :class:`~decayrec.models.DecayedItemKNN`: ``similarity``, one of ``cooccurrence``,
   ``jaccard``, ``cosine``, ``lift``, ``inclusion``; where co-occurrence is counted: anywhere in
   a user's history, or only between events at most 2, 5 or 10 positions apart
-  (``sequence_window``, with ``sequence_step_decay`` uniform in [0.3, 1]); and
+  (``sequence_window``, with ``sequence_step_decay`` uniform in [0.3, 1] and
+  ``sequence_backward_weight``, how much an item passes to the items met before it rather
+  than after it, uniform in [0, 1]); and
   ``self_weight``, either 0 (recommend
   only from similar items) or log-uniform from 0.01 to 10 (1 is SAR's perfect self-similarity).
   ``self_weight`` adds only to the user's own items, so it too is tuned only with
@@ -90,6 +92,7 @@ _SIMILARITIES: Final = ("cooccurrence", "jaccard", "cosine", "lift", "inclusion"
 #: DecayedItemKNN's co-occurrence windows (0: the whole history) and their step decay.
 _SEQUENCE_WINDOWS: Final = (0, 2, 5, 10)
 _SEQUENCE_STEP_DECAY: Final = (0.3, 1.0)
+_SEQUENCE_BACKWARD_WEIGHT: Final = (0.0, 1.0)
 _POPULARITY_MODES: Final = ("same", "own", "none")
 _DAY: Final = 86400.0
 
@@ -382,6 +385,9 @@ class _SearchSpace:
                 out["sequence_step_decay"] = trial.suggest_float(
                     "sequence_step_decay", *_SEQUENCE_STEP_DECAY
                 )
+                out["sequence_backward_weight"] = trial.suggest_float(
+                    "sequence_backward_weight", *_SEQUENCE_BACKWARD_WEIGHT
+                )
         if self.repeat_param is not None:
             zero = trial.suggest_categorical(f"{self.repeat_param}_zero", (False, True))
             out[self.repeat_param] = (
@@ -408,6 +414,7 @@ class _SearchSpace:
             trial["sequence_window"] = model.sequence_window or 0
             if model.sequence_window:
                 trial["sequence_step_decay"] = float(model.sequence_step_decay)
+                trial["sequence_backward_weight"] = float(model.sequence_backward_weight)
         if self.repeat_param is not None:
             value = float(getattr(model, self.repeat_param))
             trial[f"{self.repeat_param}_zero"] = value == 0

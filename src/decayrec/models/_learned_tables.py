@@ -60,6 +60,10 @@ class ItemSimilarity:
         ``step_decay^(k - 1)`` to their pair (``k`` positions apart), so items met close
         together count most; ``users`` and ``items`` must then be grouped by user in time
         order. An item's support stays the number of users who touched it.
+    backward_weight, seconds
+        With ``window``: the weight of a pair met in reverse order (the candidate before the
+        history item) against the forward order, and the events' instants (events at the
+        same instant count fully both ways); see :func:`~decayrec.models.item2item.sequence_pairs`.
     normalise
         ``True``: every row with neighbours sums to 1 before ``self_weight`` (each event passes
         one unit of evidence to its neighbours); ``False``: rows keep the measure's own mass,
@@ -82,13 +86,18 @@ class ItemSimilarity:
         normalise: bool,
         window: int | None = None,
         step_decay: float = 1.0,
+        backward_weight: float = 1.0,
+        seconds: FloatArray | None = None,
     ) -> None:
         self.n_items, self.window = n_items, window
         self._own_pairs: tuple[npt.NDArray[np.int64], FloatArray] | None = None
         if window is None:
             counts = cooccurrence_counts(users, items, n_users, n_items)
         else:
-            pairs = sequence_pairs(users, items, window=window, step_decay=step_decay)
+            pairs = sequence_pairs(
+                users, items, window=window, step_decay=step_decay,
+                backward_weight=backward_weight, seconds=seconds,
+            )  # fmt: skip
             counts = sequence_cooccurrence(users, items, n_users, n_items, pairs)
             self._own_pairs = _own_pair_weights(pairs, n_items)
         # Sequence-local pair weights are fractions: keep every pair that co-occurs at all.

@@ -89,6 +89,12 @@ class DecayedItemKNN(Recommender):
         events at most ``w`` positions apart add ``sequence_step_decay^(k - 1)`` to their
         pair (``k`` apart), so items met close together in a sequence count most
         (``cooccurrence_by`` must then be ``user``).
+    sequence_backward_weight
+        With ``sequence_window``: how much an item passes to items met *before* it in
+        others' sequences, against the items met after it (1, the default: both alike; 0:
+        only what came next). Events at the same instant count fully both ways. Why: shoppers
+        move on from a shampoo to its conditioner more than back, so the items that follow
+        predict the next event better than those that precede.
     self_weight
         How much the user's affinity to an item adds to that item's own score (repeats).
         The default 1 treats an item as perfectly similar to itself, as SAR's Jaccard and
@@ -137,6 +143,7 @@ class DecayedItemKNN(Recommender):
         min_cooccurrence: int = 1,
         sequence_window: int | None = None,
         sequence_step_decay: float = 0.7,
+        sequence_backward_weight: float = 1.0,
         self_weight: float = 1.0,
         event_weights: Mapping[str, float] | None = None,
     ) -> None:
@@ -147,6 +154,7 @@ class DecayedItemKNN(Recommender):
         self.min_cooccurrence = min_cooccurrence
         self.sequence_window = sequence_window
         self.sequence_step_decay = sequence_step_decay
+        self.sequence_backward_weight = sequence_backward_weight
         self.self_weight = self_weight
 
     def _validate_params(self) -> None:
@@ -165,7 +173,9 @@ class DecayedItemKNN(Recommender):
         check_positive_int(self.max_neighbours, "max_neighbours", owner, optional=True)
         check_positive_int(self.min_cooccurrence, "min_cooccurrence", owner)
         check_non_negative(self.self_weight, "self_weight", owner)
-        check_sequence_window(self.sequence_window, self.sequence_step_decay, owner)
+        check_sequence_window(
+            self.sequence_window, self.sequence_step_decay, owner, self.sequence_backward_weight
+        )
         if self.sequence_window is not None and self.cooccurrence_by != "user":
             raise InvalidParameterError(
                 f"The 'sequence_window' parameter of {owner} reads each user's sequence: "
@@ -181,6 +191,7 @@ class DecayedItemKNN(Recommender):
             pairs = sequence_pairs(
                 grouped.user, grouped.item,
                 window=self.sequence_window, step_decay=float(self.sequence_step_decay),
+                backward_weight=float(self.sequence_backward_weight), seconds=grouped.seconds,
             )  # fmt: skip
             n_users = len(self.events_.users)
             counts = sequence_cooccurrence(grouped.user, grouped.item, n_users, self.n_items, pairs)
@@ -250,7 +261,7 @@ def cooccurrence_counts(
 
 
 class SequencePairs(NamedTuple):
-    """Item pairs near each other in a shopper's sequence (both directions), with weights."""
+    """Item pairs near each other in a shopper's sequence: what ``left`` passes to ``right``."""
 
     user: npt.NDArray[np.int64]
     left: npt.NDArray[np.int64]
@@ -258,29 +269,52 @@ class SequencePairs(NamedTuple):
     weight: FloatArray
 
 
-def check_sequence_window(window: object, step_decay: object, owner: str) -> None:
-    """``window``: ``None`` or an integer >= 1; ``step_decay`` in (0, 1]."""
+def check_sequence_window(
+    window: object, step_decay: object, owner: str, backward_weight: object = 1.0
+) -> None:
+    """``window``: ``None`` or an integer >= 1; ``step_decay`` in (0, 1];
+    ``backward_weight`` in [0, 1]."""
     check_positive_int(window, "sequence_window", owner, optional=True)
-    in_range = (
-        isinstance(step_decay, int | float)
-        and not isinstance(step_decay, bool)
-        and 0 < step_decay <= 1
-    )
-    if not in_range:
-        raise InvalidParameterError(
-            f"The 'sequence_step_decay' parameter of {owner} must be in (0, 1]. "
-            f"Got {step_decay!r} instead."
+    for name, value, low_open in (
+        ("sequence_step_decay", step_decay, True),
+        ("sequence_backward_weight", backward_weight, False),
+    ):
+        in_range = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (value > 0 if low_open else value >= 0)
+            and value <= 1
         )
+        if not in_range:
+            bounds = "(0, 1]" if low_open else "[0, 1]"
+            raise InvalidParameterError(
+                f"The '{name}' parameter of {owner} must be in {bounds}. Got {value!r} instead."
+            )
 
 
 def sequence_pairs(
-    users: IndexArray, items: IndexArray, *, window: int, step_decay: float
+    users: IndexArray,
+    items: IndexArray,
+    *,
+    window: int,
+    step_decay: float,
+    backward_weight: float = 1.0,
+    seconds: FloatArray | None = None,
 ) -> SequencePairs:
     """Pairs of a shopper's events at most ``window`` positions apart, weighted by distance.
 
     ``users`` / ``items`` are grouped by user in time order. Events ``k`` positions apart
-    (``1 <= k <= window``) give ``step_decay^(k - 1)`` to their pair, in both directions;
-    an item never pairs with itself.
+    (``1 <= k <= window``), ``a`` before ``b``, give ``step_decay^(k - 1)`` to the pair
+    ``(a, b)`` (``b`` followed ``a``) and ``backward_weight`` times that to ``(b, a)``; an item
+    never pairs with itself. With ``seconds``, two events at the same instant count fully in
+    both directions (their order in the log is no order).
+
+    Examples
+    --------
+    >>> users, items = np.array([0, 0]), np.array([5, 7])
+    >>> pairs = sequence_pairs(users, items, window=1, step_decay=1.0, backward_weight=0.25)
+    >>> list(zip(pairs.left.tolist(), pairs.right.tolist(), pairs.weight.tolist()))
+    [(5, 7, 1.0), (7, 5, 0.25)]
     """
     user, item = users.astype(np.int64), items.astype(np.int64)
     owners, lefts, rights, weights = [], [], [], []
@@ -288,17 +322,25 @@ def sequence_pairs(
         same = (user[k:] == user[:-k]) & (item[k:] != item[:-k])
         a, b = item[:-k][same], item[k:][same]
         weight = np.full(len(a), step_decay ** (k - 1))
+        backward = weight * backward_weight
+        if seconds is not None and backward_weight != 1.0:
+            at_once = (seconds[k:] == seconds[:-k])[same]
+            backward = np.where(at_once, weight, backward)
         owners += [user[k:][same]] * 2
         lefts += [a, b]
         rights += [b, a]
-        weights += [weight, weight]
+        weights += [weight, backward]
     if not owners:
         empty = np.zeros(0, dtype=np.int64)
         return SequencePairs(empty, empty, empty, np.zeros(0))
-    return SequencePairs(
+    pairs = SequencePairs(
         np.concatenate(owners), np.concatenate(lefts), np.concatenate(rights),
         np.concatenate(weights),
     )  # fmt: skip
+    if backward_weight > 0:
+        return pairs
+    kept = pairs.weight > 0  # forward only: no pairs of weight 0 to store
+    return SequencePairs(pairs.user[kept], pairs.left[kept], pairs.right[kept], pairs.weight[kept])
 
 
 def sequence_cooccurrence(

@@ -124,9 +124,17 @@ def test_search_space_follows_the_case_and_the_event_types(loo: Split) -> None:
     assert all("repeat_weight" not in t["params"] for t in excluded.trials)
     assert all("repeat_weight" in t["params"] for t in allowed.trials)
     assert set(allowed.trials[0]["params"]["event_weights"]) == {"favourite", "cart", "purchase"}
-    knn = tune_model(loo, "decayed-itemknn", n_trials=3, repeats="allow")
+    knn = tune_model(loo, "decayed-itemknn", n_trials=8, repeats="allow")
     assert {"similarity", "self_weight", "half_life"} <= set(knn.trials[0]["params"])
     assert set(knn.trials[0]["params"]) & {"popularity_half_life", "repeat_weight"} == set()
+    # A sequence window brings its step decay and direction; the whole history neither.
+    windowed = [t["params"] for t in knn.trials if t["params"].get("sequence_window")]
+    assert windowed, "the seeded search should try a sequence window in 8 trials"
+    for params in windowed:
+        assert 0.0 <= params["sequence_backward_weight"] <= 1.0
+    for trial in knn.trials:
+        if not trial["params"].get("sequence_window"):
+            assert "sequence_backward_weight" not in trial["params"]
     for trial in allowed.trials:
         assert 3600.0 <= trial["params"]["half_life"] <= 365 * 86400.0
         for weight in trial["params"]["event_weights"].values():

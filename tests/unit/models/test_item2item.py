@@ -167,11 +167,39 @@ def test_sequence_window_links_only_nearby_events() -> None:
     assert whole.toarray()[0].tolist() == [0.0, 1.0, 1.0, 1.0]
 
 
+def test_backward_weight_favours_what_came_next() -> None:
+    # Shoppers 0 and 1 see item 0, then 1, then 2 (a day apart); shopper 2 sees 3 and 4 at
+    # the same instant; shopper 3 has seen item 1 alone. Backward pairs weigh 0.25, pairs at
+    # one instant count fully both ways.
+    day = 86_400.0
+    log = EventLog.from_indices(
+        user_index=[0, 0, 0, 1, 1, 1, 2, 2, 3],
+        item_index=[0, 1, 2, 0, 1, 2, 4, 3, 1],
+        timestamp_seconds=[0.0, day, 2 * day, 0.0, day, 2 * day, 5.0, 5.0, day],
+        event_type=[0] * 9,
+    )
+    params = {"similarity": "cooccurrence", "sequence_window": 1}
+    directed = DecayedItemKNN(**params, sequence_backward_weight=0.25).fit(log).similarity_
+    assert directed[0, 1] == 2.0 and directed[1, 0] == 0.5
+    assert directed[1, 2] == 2.0 and directed[2, 1] == 0.5
+    assert directed[3, 4] == directed[4, 3] == 1.0
+    symmetric = DecayedItemKNN(**params).fit(log).similarity_
+    assert (symmetric != symmetric.T).nnz == 0 and symmetric[1, 0] == 2.0
+    forward_only = DecayedItemKNN(**params, sequence_backward_weight=0.0).fit(log).similarity_
+    assert forward_only[1, 0] == 0.0 and forward_only[0, 1] == 2.0
+    # Shopper 3 is shown item 2 (what followed item 1 for others) before item 0.
+    model = DecayedItemKNN(**params, sequence_backward_weight=0.25, self_weight=0.0).fit(log)
+    assert model.recommend(["3"], at=3 * day, n=2).item_ids(0) == ["2", "0"]
+
+
 @pytest.mark.parametrize(
     ("params", "name"),
     [
         ({"sequence_window": 0}, "sequence_window"),
         ({"sequence_window": 2, "sequence_step_decay": 0.0}, "sequence_step_decay"),
+        ({"sequence_window": 2, "sequence_backward_weight": -0.1}, "sequence_backward_weight"),
+        ({"sequence_window": 2, "sequence_backward_weight": 1.5}, "sequence_backward_weight"),
+        ({"sequence_window": 2, "sequence_backward_weight": True}, "sequence_backward_weight"),
         ({"sequence_window": 2, "cooccurrence_by": "session"}, "sequence_window"),
     ],
 )

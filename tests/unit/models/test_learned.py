@@ -263,6 +263,7 @@ def test_invalid_parameters_name_the_parameter(shop: SimulatedShop) -> None:
         ("self_weight", -1.0),
         ("sequence_window", 0),
         ("sequence_step_decay", 1.5),
+        ("sequence_backward_weight", -0.5),
         ("ordering_scale", 0.0),
     ]:
         with pytest.raises(InvalidParameterError, match=f"'{name}'"):
@@ -414,10 +415,11 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
     result = evaluate_models(split, [ModelSpec("learned-decay", fast)], repeats="allow", ks=(10,))
     grid = [dict(entry) for entry in LearnedDecay.validation_grid]
     scoring = [dict(entry) for entry in LearnedDecay.scoring_grid]
-    # Similarity measure x mass and two sequence windows, each with the share of recent
-    # popularity learned or fixed small.
-    assert len(grid) == 12
-    assert sum(entry.get("recent_popularity_share") == 0.01 for entry in grid) == 6
+    # Similarity measure x mass and two sequence windows (one of them also directional), each
+    # with the share of recent popularity learned or fixed small.
+    assert len(grid) == 14
+    assert sum(entry.get("recent_popularity_share") == 0.01 for entry in grid) == 7
+    assert sum(entry.get("sequence_backward_weight") == 0.3 for entry in grid) == 2
     assert scoring[0] == {"ordering_scale": 1.0, "newcomer_after": None} and len(scoring) == 8
     # Every fit is scored at every scoring entry; without decay there is nothing to rescale,
     # and the entries that differ only in popularity decay are one fit.
@@ -509,14 +511,18 @@ def test_sequence_local_similarity_fits_saves_and_loads(
     shop: SimulatedShop, tmp_path: Path
 ) -> None:
     """Pairs near each other in a shopper's sequence: another similarity, the same API."""
-    model = LearnedDecay(max_epochs=2, similarity="cooccurrence", sequence_window=3).fit(
-        shop.events
-    )
+    model = LearnedDecay(
+        max_epochs=2, similarity="cooccurrence", sequence_window=3, sequence_backward_weight=0.3
+    ).fit(shop.events)
     user_level = LearnedDecay(max_epochs=2, similarity="cooccurrence").fit(shop.events)
     assert model.similarity_.nnz > 0
     assert (model.similarity_ != user_level.similarity_).nnz > 0
+    both_ways = LearnedDecay(max_epochs=1, similarity="cooccurrence", sequence_window=3)
+    assert (model.similarity_ != both_ways.fit(shop.events).similarity_).nnz > 0
     model.save(tmp_path / "m")
     loaded = LearnedDecay.load(tmp_path / "m")
+    assert loaded.sequence_backward_weight == 0.3
+    assert (loaded.similarity_ != model.similarity_).nnz == 0
     at = float(shop.events.timestamp_seconds.max())
     users = np.arange(20, dtype=np.int32)
     np.testing.assert_array_equal(

@@ -83,18 +83,21 @@ def _sequence_log(seed: int) -> tuple[np.ndarray, np.ndarray, int, int]:
 
 @pytest.mark.parametrize("measure", ["cooccurrence", "jaccard"])
 @pytest.mark.parametrize("normalise", [False, True])
+@pytest.mark.parametrize("backward", [1.0, 0.25])
 def test_sequence_local_lookup_leaves_the_shopper_out_exactly(
-    measure: SimilarityName, normalise: bool
+    measure: SimilarityName, normalise: bool, backward: float
 ) -> None:
     users, items, n_users, n_items = _sequence_log(3)
 
     def sequence_cooccurrence(users, items, n_users, n_items, *, window, step_decay):  # type: ignore[no-untyped-def]
-        pairs = sequence_pairs(users, items, window=window, step_decay=step_decay)
+        pairs = sequence_pairs(
+            users, items, window=window, step_decay=step_decay, backward_weight=backward
+        )
         return item2item.sequence_cooccurrence(users, items, n_users, n_items, pairs), None
 
     tables = ItemSimilarity(
         users, items, n_users, n_items, measure=measure, max_neighbours=n_items,
-        self_weight=0.0, normalise=normalise, window=3, step_decay=0.5,
+        self_weight=0.0, normalise=normalise, window=3, step_decay=0.5, backward_weight=backward,
     )  # fmt: skip
     lookup = tables.training_lookup()
     full_counts, _ = sequence_cooccurrence(users, items, n_users, n_items, window=3, step_decay=0.5)
