@@ -74,6 +74,7 @@ import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 chosen = next(r["params"] for r in results if r["model"] == "learned-decay")
 keys = ("similarity", "normalise_similarity", "sequence_window", "sequence_step_decay",
+        "sequence_backward_weight",
         "recent_popularity_share", "ordering_scale", "newcomer_after")
 print(json.dumps({key: chosen[key] for key in keys if key in chosen}))
 PY
