@@ -307,7 +307,9 @@ def sequence_pairs(
     (``1 <= k <= window``), ``a`` before ``b``, give ``step_decay^(k - 1)`` to the pair
     ``(a, b)`` (``b`` followed ``a``) and ``backward_weight`` times that to ``(b, a)``; an item
     never pairs with itself. With ``seconds``, two events at the same instant count fully in
-    both directions (their order in the log is no order).
+    both directions: their timestamps do not say which came first (on Amazon Beauty, whose
+    same-day reviews the loader orders by ``seq_pos``, counting them both ways validated
+    better than trusting that order).
 
     Examples
     --------
