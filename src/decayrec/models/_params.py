@@ -93,6 +93,24 @@ def check_non_negative(value: Any, name: str, owner: str) -> None:
         )
 
 
+def check_unit_interval(
+    value: Any, name: str, owner: str, *, zero: bool = True, one: bool = True
+) -> None:
+    """Raise unless ``value`` is a real number in [0, 1] (``bool`` is not a number here);
+    ``zero`` / ``one``: whether that end is allowed, as the message's brackets say."""
+    in_range = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (value >= 0 if zero else value > 0)
+        and (value <= 1 if one else value < 1)
+    )
+    if not in_range:
+        bounds = f"{'[' if zero else '('}0, 1{']' if one else ')'}"
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be in {bounds}. Got {value!r} instead."
+        )
+
+
 def is_positive_int(value: Any) -> bool:
     """Whether ``value`` is an integer >= 1 (NumPy integers too, ``bool`` not)."""
     return _is_int(value) and bool(value >= 1)

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from decayrec._time import from_seconds
 from decayrec.decay.kernels import decay_weights
 from decayrec.errors import InvalidParameterError
-from decayrec.models._params import check_non_negative, check_positive_int
+from decayrec.models._params import check_non_negative, check_positive_int, check_unit_interval
 from decayrec.models.base import Recommender
 from decayrec.models.results import Explanation
 from decayrec.types import FloatArray, IndexArray, KernelName
@@ -275,21 +275,8 @@ def check_sequence_window(
     """``window``: ``None`` or an integer >= 1; ``step_decay`` in (0, 1];
     ``backward_weight`` in [0, 1]."""
     check_positive_int(window, "sequence_window", owner, optional=True)
-    for name, value, low_open in (
-        ("sequence_step_decay", step_decay, True),
-        ("sequence_backward_weight", backward_weight, False),
-    ):
-        in_range = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and (value > 0 if low_open else value >= 0)
-            and value <= 1
-        )
-        if not in_range:
-            bounds = "(0, 1]" if low_open else "[0, 1]"
-            raise InvalidParameterError(
-                f"The '{name}' parameter of {owner} must be in {bounds}. Got {value!r} instead."
-            )
+    check_unit_interval(step_decay, "sequence_step_decay", owner, zero=False)
+    check_unit_interval(backward_weight, "sequence_backward_weight", owner)
 
 
 def sequence_pairs(

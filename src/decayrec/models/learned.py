@@ -52,6 +52,7 @@ from decayrec.models._params import (
     check_non_negative,
     check_non_negative_int,
     check_positive_int,
+    check_unit_interval,
 )
 from decayrec.models._progress import EpochProgress
 from decayrec.models._ranking import PriorFn
@@ -76,6 +77,14 @@ _TRAINING_COUNTS: Final = ("best_epoch", "holdout_shoppers", "holdout_targets")
 _MAX_PER_VISIT: Final = 20
 #: Rows of the feature-scaling pass per chunk (bounds memory on long logs).
 _FEATURE_CHUNK: Final = 65_536
+#: Raw co-occurrence between events at most 10 apart in a shopper's sequence, 0.8 per step:
+#: a :attr:`LearnedDecay.validation_grid` entry, symmetric and directional.
+_WINDOW_OF_10: Final[Mapping[str, Any]] = {
+    "similarity": "cooccurrence",
+    "normalise_similarity": False,
+    "sequence_window": 10,
+    "sequence_step_decay": 0.8,
+}
 
 
 class LearnedDecay(Recommender):
@@ -231,19 +240,8 @@ class LearnedDecay(Recommender):
             {"similarity": "jaccard", "normalise_similarity": False},
             {"similarity": "cooccurrence", "normalise_similarity": False},
             {"similarity": "cooccurrence", "normalise_similarity": False, "sequence_window": 5},
-            {
-                "similarity": "cooccurrence",
-                "normalise_similarity": False,
-                "sequence_window": 10,
-                "sequence_step_decay": 0.8,
-            },
-            {
-                "similarity": "cooccurrence",
-                "normalise_similarity": False,
-                "sequence_window": 10,
-                "sequence_step_decay": 0.8,
-                "sequence_backward_weight": 0.3,
-            },
+            _WINDOW_OF_10,
+            {**_WINDOW_OF_10, "sequence_backward_weight": 0.3},
         )
     )
 
@@ -370,12 +368,7 @@ class LearnedDecay(Recommender):
                 raise InvalidParameterError(
                     f"The '{name}' parameter of {owner} must be {low}. Got {value!r} instead."
                 )
-        share = self.validation_share
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
-            raise InvalidParameterError(
-                f"The 'validation_share' parameter of {owner} must be in [0, 1). "
-                f"Got {share!r} instead."
-            )
+        check_unit_interval(self.validation_share, "validation_share", owner, one=False)
         for name in ("repeat_cycles", "progress", "normalise_similarity"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidParameterError(
