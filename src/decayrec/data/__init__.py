@@ -26,7 +26,7 @@ from decayrec.data.schema import (
     Vocabulary,
     parse_event_type,
 )
-from decayrec.data.split import Split, leave_last_out, temporal_split
+from decayrec.data.split import Split, leave_last_out, rolling_temporal_splits, temporal_split
 
 __all__ = [
     "DEFAULT_EVENT_WEIGHTS",
@@ -46,5 +46,6 @@ __all__ = [
     "leave_last_out",
     "load_events",
     "parse_event_type",
+    "rolling_temporal_splits",
     "temporal_split",
 ]

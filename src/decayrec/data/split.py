@@ -29,7 +29,13 @@ from decayrec._time import parse_instant
 from decayrec.data.schema import EventLog
 from decayrec.errors import InvalidParameterError
 
-__all__ = ["Split", "default_temporal_cutoff", "leave_last_out", "temporal_split"]
+__all__ = [
+    "Split",
+    "default_temporal_cutoff",
+    "leave_last_out",
+    "rolling_temporal_splits",
+    "temporal_split",
+]
 
 SplitProtocol = Literal["loo", "temporal"]
 
@@ -431,3 +437,68 @@ def default_temporal_cutoff(
             f"{_iso(int(micros[0]))} to {_iso(int(micros[-1]))}."
         )
     return _from_micros(at_us), timedelta(microseconds=at_us - valid_us)
+
+
+def rolling_temporal_splits(
+    events: EventLog,
+    folds: int,
+    *,
+    test_fraction: float = 0.2,
+    validation_fraction: float = 0.1,
+) -> list[Split]:
+    """``folds`` temporal splits whose test periods follow each other up to the log's end.
+
+    Why (rolling-origin evaluation): on a small log the one test period of
+    :func:`default_temporal_cutoff` holds a few dozen shoppers, and a gap between two models
+    is then the ranks of a handful of them. Evaluating at several successive cutoffs, each
+    model tuned on its own validation window and refitted on everything before its cutoff,
+    scores more (shopper, period) pairs without any period testing a model that has seen it.
+
+    What: the last split is exactly the default one (``at`` and the validation window from
+    :func:`default_temporal_cutoff`, test to the end of the log). Each earlier split applies
+    the same rule to the log as it stood at the next split's ``at`` (the events before it),
+    and tests until that ``at``; so the test periods are disjoint and adjacent, and a later
+    split trains on the earlier ones' test periods, as a shop refitting its model would.
+
+    Returns
+    -------
+    list of Split
+        Oldest first.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``folds`` is not a positive integer, or the log does not spread over time enough for
+        that many folds (the message says which fold could not be made).
+
+    Examples
+    --------
+    >>> log = EventLog.from_indices(user_index=[0] * 20, item_index=list(range(20)),
+    ...     timestamp_seconds=[float(t) for t in range(20)], event_type=[0] * 20)
+    >>> [split.sizes for split in rolling_temporal_splits(log, 2)]
+    [{'train': 11, 'validation': 1, 'test': 4}, {'train': 14, 'validation': 2, 'test': 4}]
+    """
+    owner = "rolling_temporal_splits"
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
+        raise InvalidParameterError(
+            f"The 'folds' parameter of {owner} must be a positive integer. Got {folds!r} instead."
+        )
+    micros = events.frame["timestamp"].dt.epoch("us").to_numpy()
+    splits: list[Split] = []
+    end_us: int | None = None
+    for fold in range(folds, 0, -1):
+        past = events if end_us is None else events.filter(micros < end_us)
+        try:
+            at, validation = default_temporal_cutoff(
+                past, test_fraction=test_fraction, validation_fraction=validation_fraction
+            )
+            at_us = round(at.timestamp() * 1e6)
+            horizon = None if end_us is None else timedelta(microseconds=end_us - at_us)
+            splits.append(temporal_split(events, at=at, horizon=horizon, validation=validation))
+        except InvalidParameterError as error:
+            raise InvalidParameterError(
+                f"{owner} cannot make fold {fold} of {folds} (the events before "
+                f"{_iso(end_us) if end_us is not None else 'the end'}): {error}"
+            ) from error
+        end_us = at_us
+    return splits[::-1]

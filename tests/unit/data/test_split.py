@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -10,7 +11,13 @@ import pytest
 
 from decayrec.data.schema import EventLog
 from decayrec.data.simulate import ShopConfig, simulate_shop
-from decayrec.data.split import Split, default_temporal_cutoff, leave_last_out, temporal_split
+from decayrec.data.split import (
+    Split,
+    default_temporal_cutoff,
+    leave_last_out,
+    rolling_temporal_splits,
+    temporal_split,
+)
 from decayrec.errors import InvalidParameterError
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
@@ -257,3 +264,58 @@ def test_default_temporal_cutoff_needs_spread_in_time() -> None:
     empty = _log([0], [0]).filter(np.zeros(1, dtype=bool))
     with pytest.raises(InvalidParameterError, match="empty"):
         default_temporal_cutoff(empty)
+
+
+# ---------------------------------------------------------------------------- rolling origin
+def test_rolling_splits_end_with_the_default_split(simulated: EventLog) -> None:
+    splits = rolling_temporal_splits(simulated, 3)
+    at, validation = default_temporal_cutoff(simulated)
+    default = temporal_split(simulated, at=at, validation=validation)
+    assert len(splits) == 3
+    assert splits[-1].description == default.description
+    assert splits[-1].sizes == default.sizes
+    for part in ("train", "validation", "test"):
+        assert getattr(splits[-1], part).frame.equals(getattr(default, part).frame)
+
+
+def test_rolling_test_periods_are_disjoint_adjacent_and_after_their_training(
+    simulated: EventLog,
+) -> None:
+    splits = rolling_temporal_splits(simulated, 4)
+    for split in splits:
+        _assert_partition(split, simulated, complete=False)
+        assert split.train.frame["timestamp"].max() < split.validation.frame["timestamp"].min()
+        assert split.validation.frame["timestamp"].max() < split.test.frame["timestamp"].min()
+    for earlier, later in itertools.pairwise(splits):
+        assert earlier.test_start is not None and later.test_start is not None
+        assert earlier.test_start < later.test_start
+        # the earlier test period ends where the later one starts: nothing between, no overlap
+        end = earlier.test.frame["timestamp"].max()
+        start = later.test.frame["timestamp"].min()
+        assert end < start
+        between = simulated.frame.filter(pl.col("timestamp").is_between(end, start, closed="none"))
+        assert between.height == 0
+    tested = pl.concat([split.test.frame for split in splits])
+    assert tested.height == sum(split.sizes["test"] for split in splits)
+    assert tested.is_duplicated().sum() == 0 or simulated.frame.is_duplicated().any()
+
+
+def test_each_rolling_fold_applies_the_default_rule_to_the_log_before_the_next() -> None:
+    log = _log([0] * 100, [float(t) for t in range(100)])
+    first, second = rolling_temporal_splits(log, 2)
+    assert second.sizes == {"train": 70, "validation": 10, "test": 20}
+    # the 80 events before the second cutoff: the last 16 test, the 8 before them validate
+    assert first.sizes == {"train": 56, "validation": 8, "test": 16}
+    assert first.test_start == pytest.approx(T0 + 64)
+
+
+@pytest.mark.parametrize("folds", [0, -1, 1.5, True, "2"])
+def test_rolling_splits_reject_a_bad_number_of_folds(folds: object) -> None:
+    with pytest.raises(InvalidParameterError, match="'folds' parameter"):
+        rolling_temporal_splits(_log([0] * 10, [float(t) for t in range(10)]), folds)  # type: ignore[arg-type]
+
+
+def test_rolling_splits_name_the_fold_that_cannot_be_made() -> None:
+    log = _log([0] * 10, [float(t) for t in range(10)])
+    with pytest.raises(InvalidParameterError, match=r"fold \d+ of 40"):
+        rolling_temporal_splits(log, 40)
