@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from decayrec.eval.significance import Interval, mean_interval, paired_differences
+from decayrec.eval.significance import (
+    Interval,
+    clustered_mean_interval,
+    mean_interval,
+    paired_differences,
+)
 
 
 def test_mean_interval_matches_the_student_t_formula(rng: np.random.Generator) -> None:
@@ -65,3 +70,59 @@ def test_no_difference_keeps_zero_inside(rng: np.random.Generator) -> None:
 def test_models_must_be_scored_on_the_same_users() -> None:
     with pytest.raises(ValueError, match="do not pair up"):
         paired_differences({"a": np.zeros(3), "b": np.zeros(4)}, "b")
+
+
+# ---------------------------------------------------------------------------- clustered
+def test_one_value_per_cluster_is_the_plain_interval(rng: np.random.Generator) -> None:
+    values = rng.random(40)
+    clustered = clustered_mean_interval(values, np.arange(40))
+    plain = mean_interval(values)
+    assert clustered.n_users == plain.n_users == 40
+    assert clustered.estimate == pytest.approx(plain.estimate)
+    assert (clustered.low, clustered.high) == pytest.approx((plain.low, plain.high))
+
+
+def test_a_user_repeated_in_every_period_adds_no_information(rng: np.random.Generator) -> None:
+    """The same 30 users' values scored in three periods: counted as 90 independent values
+    the interval would shrink by √3; clustered by user it stays the one-period interval."""
+    values = rng.random(30)
+    users = np.arange(30)
+    repeated = clustered_mean_interval(np.tile(values, 3), np.tile(users, 3))
+    once = mean_interval(values)
+    naive = mean_interval(np.tile(values, 3))
+    assert repeated.n_users == 30
+    assert (repeated.low, repeated.high) == pytest.approx((once.low, once.high))
+    assert naive.high - naive.low < 0.65 * (once.high - once.low)
+
+
+def test_about_95_percent_of_clustered_intervals_cover_the_true_mean(
+    rng: np.random.Generator,
+) -> None:
+    """40 users in 3 periods, each user with a level of their own (correlated values)."""
+    hits = 0
+    for _ in range(1000):
+        level = rng.random(40) * 0.4  # true mean 0.2
+        values = level[None, :] + rng.normal(0.0, 0.1, (3, 40))
+        interval = clustered_mean_interval(values.ravel(), np.tile(np.arange(40), 3))
+        hits += interval.low <= 0.2 <= interval.high
+    assert 0.92 <= hits / 1000 <= 0.98
+
+
+def test_clustered_interval_edge_cases() -> None:
+    assert clustered_mean_interval(np.array([np.nan, np.nan]), ["a", "b"]).n_users == 0
+    lonely = clustered_mean_interval(np.array([0.2, 0.4, np.nan]), ["a", "a", "b"])
+    assert lonely.n_users == 1
+    assert lonely.estimate == pytest.approx(0.3)
+    assert np.isnan(lonely.low)
+    with pytest.raises(ValueError, match="one cluster per value"):
+        clustered_mean_interval(np.zeros(3), ["a", "b"])
+
+
+def test_paired_differences_clustered_by_user(rng: np.random.Generator) -> None:
+    base = rng.random(20)
+    better = base + 0.05 + rng.normal(0, 0.01, 20)
+    users = np.tile(np.arange(10), 2)
+    out = paired_differences({"a": better, "b": base}, "b", clusters=users)
+    assert out["a"].n_users == 10
+    assert out["a"].estimate == pytest.approx(float((better - base).mean()))
+    assert out["a"] == clustered_mean_interval(better - base, users)
