@@ -4,11 +4,13 @@ Why in one package: metrics (:mod:`~decayrec.eval.metrics`), protocols
 (:mod:`~decayrec.eval.protocols`) and models stay independent, so any model runs under any
 protocol; :func:`evaluate_models` ties them together (tune the half-life on validation only,
 refit on train + validation, test once), :func:`tune_model` searches a fixed-decay model's
-parameters with Optuna on validation only, and :mod:`~decayrec.eval.report` prints the table.
+parameters with Optuna on validation only, :func:`pool_folds` pools evaluations at successive
+cutoffs (rolling origin) into one comparison, and :mod:`~decayrec.eval.report` prints the table.
 """
 
 from __future__ import annotations
 
+from decayrec.eval.folds import PooledComparison, pool_folds
 from decayrec.eval.metrics import (
     RANKING_METRICS,
     average_metrics,
@@ -46,6 +48,7 @@ __all__ = [
     "EvaluationResult",
     "ModelResult",
     "ModelSpec",
+    "PooledComparison",
     "RepeatPolicy",
     "TargetKind",
     "TuningResult",
@@ -57,6 +60,7 @@ __all__ = [
     "metric_key",
     "parse_metric",
     "per_user_metrics",
+    "pool_folds",
     "ranking_metrics",
     "render_markdown",
     "render_table",

@@ -252,6 +252,9 @@ class EvaluationResult:
         Anything the reader must know, e.g. why half-lives were not tuned.
     tuning_users
         Validation users the half-lives were tuned on (``None``: no tuning happened).
+    user_ids
+        The test users' raw ids, in the order of every result's ``per_user`` values (empty
+        when read back from JSON).
     """
 
     dataset: str
@@ -265,6 +268,7 @@ class EvaluationResult:
     tuning_metric: str
     notes: list[str] = field(default_factory=list)
     tuning_users: int | None = None
+    user_ids: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def n_users(self) -> int:
@@ -572,6 +576,7 @@ def evaluate_models(
         tuning_metric=tuning_metric,
         notes=notes,
         tuning_users=None if validation_case is None else validation_case.n_users,
+        user_ids=tuple(test_case.user_ids),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import decayrec.eval as package
-from decayrec.eval import metrics, protocols, report, runner
+from decayrec.eval import folds, metrics, protocols, report, runner
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -21,5 +21,5 @@ def test_all_is_sorted_and_resolves() -> None:
 
 def test_every_module_export_is_re_exported() -> None:
     exported = set(package.__all__)
-    for module in (metrics, protocols, report, runner):
+    for module in (folds, metrics, protocols, report, runner):
         assert set(module.__all__) <= exported, module.__name__
