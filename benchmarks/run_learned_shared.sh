@@ -16,6 +16,10 @@
 #            (default: all). TRIALS (default 30) and TUNE_TIMEOUT (seconds per model, default
 #            600) set the tuning budget; SEEDS (default 1) how many training seeds evaluate
 #            refits learned-decay with (it reports their mean and each seed's value).
+# FOLDS (default 1): with more, each temporal case is also evaluated at FOLDS successive cutoffs
+# (`decayrec evaluate --folds FOLDS --trials TRIALS`: rolling origin, the fixed models tuned by
+# Optuna on each fold's validation window, the folds pooled with intervals clustered by user;
+# OUT/NAME.folds.json, OUT/NAME.folds.md), after the one-split comparison.
 # MODELS (default learned-decay,decayed-profile,decayed-itemknn) sets what evaluate scores; issue 6's
 # tables add the transformer: MODELS=time-aware-transformer,learned-decay,decayed-itemknn (evaluate
 # then adds its -no-time and -no-hybrid ablations). Needs the torch and tune extras. Runs one after another: on 2 cores, parallel runs would
@@ -31,6 +35,7 @@ runs=("$@")
 trials=${TRIALS:-30}
 timeout=${TUNE_TIMEOUT:-600}
 seeds=${SEEDS:-1}
+folds=${FOLDS:-1}
 models=${MODELS:-learned-decay,decayed-profile,decayed-itemknn}
 mkdir -p "$out"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -63,6 +68,12 @@ compare() {  # NAME=DATA-TARGET: tune the fixed models, then evaluate them besid
         --models "$models" --seeds "$seeds" --json "$out/$name.json" \
         >"$out/$name.md" 2>"$out/$name.log")
     cat "$out/$name.md"
+    if [ "$folds" -gt 1 ] && [ "$protocol" = temporal ]; then
+        (cd "$root" && decayrec evaluate "${case_args[@]}" --folds "$folds" --trials "$trials" \
+            --models "$models" --seeds "$seeds" --json "$out/$name.folds.json" \
+            >"$out/$name.folds.md" 2>"$out/$name.folds.log")
+        cat "$out/$name.folds.md"
+    fi
 }
 
 learned() {  # NAME=DATA-decay: fit learned-decay on the whole log and report its parameters

@@ -133,3 +133,62 @@ def test_tune_and_tuned_errors_are_one_line_with_exit_codes(
     not_json.write_text("half_life = 7d\n")
     result = run_cli("evaluate", "--data", str(shop_csv), "--tuned", str(not_json))
     assert result.returncode == EXIT_FAILURE and "not JSON" in result.stderr
+
+
+def test_rolling_origin_folds_tuned_by_optuna_per_fold(
+    run_cli, shop_csv: Path, tmp_path: Path
+) -> None:
+    """`evaluate --folds 2 --trials 2`: each fold tunes on its own validation window, the last
+    fold is the default split, and the pooled table counts users once."""
+    results, single = tmp_path / "folds.json", tmp_path / "single.json"
+    common = ("--data", str(shop_csv), "--protocol", "temporal", "--repeats", "allow")
+    common += ("--models", "decayed-profile", "--k", "10")
+    run = run_cli("evaluate", *common, "--folds", "2", "--trials", "2", "--json", str(results))
+    assert run.returncode == 0, run.stderr
+    stdout = " ".join(run.stdout.split())
+    assert "fold 1/2" in stdout and "fold 2/2" in stdout
+    assert "2 folds pooled" in stdout and "clustered by user" in stdout
+    doc = json.loads(results.read_text())
+    assert len(doc["folds"]) == 2
+    for fold in doc["folds"]:
+        search = fold["optuna"]["decayed-profile"]
+        assert search["n_trials"] == 2
+        by_name = {entry["model"]: entry for entry in fold["results"]}
+        assert by_name["decayed-profile"]["params"] == search["params"]  # tuned on this fold
+        assert by_name["decayed-profile-no-decay"]["params"]["half_life"] is None
+    first, last = doc["folds"]
+    assert first["description"] != last["description"]
+    plain = run_cli("evaluate", *common, "--json", str(single))
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(single.read_text())["description"] == last["description"]
+    pooled = doc["pooled"]
+    assert pooled["metric"] == "ndcg@10"
+    assert pooled["fold_users"] == [fold["n_users"] for fold in doc["folds"]]
+    assert pooled["n_pairs"] == sum(pooled["fold_users"])
+    assert pooled["n_users"] <= pooled["n_pairs"]
+    assert set(pooled["mean"]) == {"decayed-profile", "decayed-profile-no-decay"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--folds", "2", "--protocol", "loo"), "--folds needs --protocol temporal"),
+        (("--folds", "2", "--protocol", "temporal", "--at", "2024-01-01"), "drop --at"),
+        (("--folds", "2", "--protocol", "temporal", "--validation", "2d"), "drop --validation"),
+        (("--trials", "2", "--tuned", "tuned.json"), "give one of them"),
+        (("--folds", "2", "--protocol", "temporal", "--tuned", "tuned.json"), "--trials N"),
+        (
+            (
+                "--folds",
+                "0",
+            ),
+            "--folds",
+        ),
+    ],
+)
+def test_fold_and_trial_flags_that_cannot_go_together(
+    run_cli, shop_csv: Path, extra: tuple[str, ...], message: str
+) -> None:
+    result = run_cli("evaluate", "--data", str(shop_csv), *extra)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert message in result.stderr

@@ -18,13 +18,16 @@ from decayrec.cli._common import (
     load_with_report,
     step,
 )
-from decayrec.data import EventLog, Split, leave_last_out, temporal_split
+from decayrec.cli._folds import check_fold_options, pooled_table, search_fixed_models
+from decayrec.data import EventLog, Split, leave_last_out, rolling_temporal_splits, temporal_split
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import DataValidationError, InvalidParameterError
 from decayrec.eval import (
     EvaluationResult,
     ModelSpec,
+    TuningResult,
     evaluate_models,
+    pool_folds,
     render_table,
     report_columns,
 )
@@ -106,11 +109,34 @@ def evaluate(
             "means; each seed's test figures are printed and kept in the JSON.",
         ),
     ] = 1,
+    folds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="temporal: evaluate at this many successive cutoffs (rolling origin; the "
+            "last fold is the default split, each earlier one the same rule on the log before "
+            "the next cutoff), each fold tuned on its own validation window, and pool the "
+            "folds into one table with intervals clustered by user.",
+        ),
+    ] = 1,
+    trials: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Tune decayed-popularity, decayed-profile and decayed-itemknn (those "
+            "evaluated) with this many Optuna trials on the validation part (each fold's), "
+            "as `decayrec tune` does, instead of the half-life grid; 0: the grid.",
+        ),
+    ] = 0,
     max_events_per_minute: BotRateOption = None,
     window: WindowOption = None,
 ) -> None:
     """Evaluate models on a log with full-ranking metrics and print a table."""
     check_case_options(protocol, target, repeats)
+    check_fold_options(
+        protocol=protocol, folds=folds, trials=trials, at=at, horizon=horizon,
+        validation=validation, tuned=tuned,
+    )  # fmt: skip
     ks = parse_ks(k)
     names = parse_models(models)
     tuned_doc = read_tuned(tuned) if tuned is not None else None
@@ -126,31 +152,88 @@ def evaluate(
     events, _ = load_with_report(
         data, fmt, max_events_per_minute=max_events_per_minute, window=window
     )
-    split = split_events(events, protocol, at=at, horizon=horizon, validation=validation)
-    console.print(f"[bold]{split.description}[/] — sizes {split.sizes}")
-    result = evaluate_models(
-        split,
-        specs,
-        target=target,  # type: ignore[arg-type]
-        repeats=repeats,  # type: ignore[arg-type]
-        ks=ks,
-        tune_half_lives=[g for g in grid if g is not None],
-        dataset=data.name,
-        seeds=seeds,
-        progress=True,
+    if folds > 1:
+        with step("Splitting"):
+            splits = rolling_temporal_splits(events, folds)
+    else:
+        splits = [split_events(events, protocol, at=at, horizon=horizon, validation=validation)]
+    results: list[EvaluationResult] = []
+    docs: list[dict[str, Any]] = []
+    for number, split in enumerate(splits, start=1):
+        fold = f"fold {number}/{folds}: " if folds > 1 else ""
+        console.print(f"[bold]{fold}{split.description}[/] — sizes {split.sizes}")
+        fold_specs: list[str | ModelSpec] | None = specs
+        searched: dict[str, TuningResult] = {}
+        if trials:
+            fold_specs, searched = search_fixed_models(
+                split,
+                specs,
+                trials=trials,
+                target=target,  # type: ignore[arg-type]
+                repeats=repeats,  # type: ignore[arg-type]
+                metric=f"ndcg@{ks[0]}",
+            )
+        result = evaluate_models(
+            split,
+            fold_specs,
+            target=target,  # type: ignore[arg-type]
+            repeats=repeats,  # type: ignore[arg-type]
+            ks=ks,
+            tune_half_lives=[g for g in grid if g is not None],
+            dataset=data.name,
+            seeds=seeds,
+            progress=True,
+        )
+        doc = result.to_json_dict()
+        suffix = ""
+        if tuned is not None and tuned_doc is not None:
+            notes = _tuned_provenance(doc, tuned, tuned_doc, split.description, data.name)
+            for note in notes:
+                console.print(f"[yellow]note:[/] {note}")
+            tuned_names = [r.model for r in result.results if r.model in tuned_doc["models"]]
+            suffix = f"; tuned by decayrec tune: {', '.join(tuned_names)}" if tuned_names else ""
+        if searched:
+            doc["optuna"] = {name: entry.to_json_dict() for name, entry in searched.items()}
+            suffix = f"; tuned by {trials} Optuna trials: {', '.join(searched)}"
+        heading = f"{fold}{data.name}: {protocol}, target {target}, repeats {repeats}"
+        _print_result(result, doc, heading, suffix, ks)
+        results.append(result)
+        docs.append(doc)
+    out = docs[0] if folds == 1 else _pooled_doc(results, docs, data.name, f"ndcg@{ks[0]}")
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(out, indent=2) + "\n")
+        console.print(f"wrote {json_out}")
+
+
+def _pooled_doc(
+    results: list[EvaluationResult], docs: list[dict[str, Any]], dataset: str, metric: str
+) -> dict[str, Any]:
+    """Print the folds' pooled table; the JSON document of every fold and the pool."""
+    pooled = pool_folds(results, metric)
+    first = results[0]
+    title = (
+        f"{dataset}: {len(results)} folds pooled, target {first.target}, repeats "
+        f"{first.repeats} — {pooled.n_pairs:,} (fold, user) pairs of {pooled.n_users:,} users"
     )
-    doc = result.to_json_dict()
-    suffix = ""
-    if tuned is not None and tuned_doc is not None:
-        notes = _tuned_provenance(doc, tuned, tuned_doc, split.description, data.name)
-        for note in notes:
-            console.print(f"[yellow]note:[/] {note}")
-        tuned_names = [r.model for r in result.results if r.model in tuned_doc["models"]]
-        suffix = f"; tuned by decayrec tune: {', '.join(tuned_names)}" if tuned_names else ""
+    console.print(pooled_table(pooled, title))
+    return {
+        "dataset": dataset,
+        "protocol": first.protocol,
+        "target": first.target,
+        "repeats": first.repeats,
+        "folds": docs,
+        "pooled": pooled.to_json_dict(),
+    }
+
+
+def _print_result(
+    result: EvaluationResult, doc: dict[str, Any], heading: str, suffix: str, ks: tuple[int, ...]
+) -> None:
+    """One split's tables (one per cutoff), its seed lines and its count of users."""
     for cutoff in ks:  # one table per cutoff keeps each table narrow enough to read
         columns = [c for c in report_columns(result) if c.endswith(f"@{cutoff}")]
-        title = f"{data.name}: {protocol}, target {target}, repeats {repeats}, @{cutoff}{suffix}"
-        console.print(render_table(result, columns=columns, title=title))
+        console.print(render_table(result, columns=columns, title=f"{heading}, @{cutoff}{suffix}"))
     for line in seed_lines(result, f"ndcg@{ks[0]}"):
         console.print(line)
     console.print(
@@ -158,10 +241,6 @@ def evaluate(
         f"{result.case.get('share_absent_from_training', 0.0):.1%} of targets are items "
         "absent from training (no model can rank those)."
     )
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(doc, indent=2) + "\n")
-        console.print(f"wrote {json_out}")
 
 
 def seed_lines(result: EvaluationResult, metric: str) -> list[str]:
