@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -157,46 +159,24 @@ def evaluate(
             splits = rolling_temporal_splits(events, folds)
     else:
         splits = [split_events(events, protocol, at=at, horizon=horizon, validation=validation)]
+    run = _SplitRun(
+        dataset=data.name,
+        protocol=protocol,
+        target=target,
+        repeats=repeats,
+        ks=ks,
+        grid=[g for g in grid if g is not None],
+        seeds=seeds,
+        trials=trials,
+        tuned=tuned,
+        tuned_doc=tuned_doc,
+    )
     results: list[EvaluationResult] = []
     docs: list[dict[str, Any]] = []
     for number, split in enumerate(splits, start=1):
-        fold = f"fold {number}/{folds}: " if folds > 1 else ""
-        console.print(f"[bold]{fold}{split.description}[/] — sizes {split.sizes}")
-        fold_specs: list[str | ModelSpec] | None = specs
-        searched: dict[str, TuningResult] = {}
-        if trials:
-            fold_specs, searched = search_fixed_models(
-                split,
-                specs,
-                trials=trials,
-                target=target,  # type: ignore[arg-type]
-                repeats=repeats,  # type: ignore[arg-type]
-                metric=f"ndcg@{ks[0]}",
-            )
-        result = evaluate_models(
-            split,
-            fold_specs,
-            target=target,  # type: ignore[arg-type]
-            repeats=repeats,  # type: ignore[arg-type]
-            ks=ks,
-            tune_half_lives=[g for g in grid if g is not None],
-            dataset=data.name,
-            seeds=seeds,
-            progress=True,
+        result, doc = run.evaluate(
+            split, specs, fold=f"fold {number}/{folds}: " if folds > 1 else ""
         )
-        doc = result.to_json_dict()
-        suffix = ""
-        if tuned is not None and tuned_doc is not None:
-            notes = _tuned_provenance(doc, tuned, tuned_doc, split.description, data.name)
-            for note in notes:
-                console.print(f"[yellow]note:[/] {note}")
-            tuned_names = [r.model for r in result.results if r.model in tuned_doc["models"]]
-            suffix = f"; tuned by decayrec tune: {', '.join(tuned_names)}" if tuned_names else ""
-        if searched:
-            doc["optuna"] = {name: entry.to_json_dict() for name, entry in searched.items()}
-            suffix = f"; tuned by {trials} Optuna trials: {', '.join(searched)}"
-        heading = f"{fold}{data.name}: {protocol}, target {target}, repeats {repeats}"
-        _print_result(result, doc, heading, suffix, ks)
         results.append(result)
         docs.append(doc)
     out = docs[0] if folds == 1 else _pooled_doc(results, docs, data.name, f"ndcg@{ks[0]}")
@@ -204,6 +184,67 @@ def evaluate(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(out, indent=2) + "\n")
         console.print(f"wrote {json_out}")
+
+
+@dataclass(frozen=True)
+class _SplitRun:
+    """What ``evaluate`` does on one split (the only one, or one fold), with its options."""
+
+    dataset: str
+    protocol: str
+    target: str
+    repeats: str
+    ks: tuple[int, ...]
+    grid: list[timedelta]
+    seeds: int
+    trials: int
+    tuned: Path | None
+    tuned_doc: dict[str, Any] | None
+
+    def evaluate(
+        self, split: Split, specs: list[str | ModelSpec] | None, *, fold: str
+    ) -> tuple[EvaluationResult, dict[str, Any]]:
+        """Tune (``--trials``), evaluate and print one split; its result and JSON document."""
+        console.print(f"[bold]{fold}{split.description}[/] — sizes {split.sizes}")
+        searched: dict[str, TuningResult] = {}
+        if self.trials:
+            specs, searched = search_fixed_models(
+                split,
+                specs,
+                trials=self.trials,
+                target=self.target,  # type: ignore[arg-type]
+                repeats=self.repeats,  # type: ignore[arg-type]
+                metric=f"ndcg@{self.ks[0]}",
+            )
+        result = evaluate_models(
+            split,
+            specs,
+            target=self.target,  # type: ignore[arg-type]
+            repeats=self.repeats,  # type: ignore[arg-type]
+            ks=self.ks,
+            tune_half_lives=self.grid,
+            dataset=self.dataset,
+            seeds=self.seeds,
+            progress=True,
+        )
+        doc = result.to_json_dict()
+        suffix = ""
+        if self.tuned is not None and self.tuned_doc is not None:
+            notes = _tuned_provenance(
+                doc, self.tuned, self.tuned_doc, split.description, self.dataset
+            )
+            for note in notes:
+                console.print(f"[yellow]note:[/] {note}")
+            tuned_names = [r.model for r in result.results if r.model in self.tuned_doc["models"]]
+            suffix = f"; tuned by decayrec tune: {', '.join(tuned_names)}" if tuned_names else ""
+        if searched:
+            doc["optuna"] = {name: entry.to_json_dict() for name, entry in searched.items()}
+            suffix = f"; tuned by {self.trials} Optuna trials: {', '.join(searched)}"
+        heading = (
+            f"{fold}{self.dataset}: {self.protocol}, target {self.target}, repeats {self.repeats}"
+        )
+        _print_result(result, doc, heading, suffix, self.ks)
+        return result, doc
 
 
 def _pooled_doc(
@@ -233,7 +274,8 @@ def _print_result(
     """One split's tables (one per cutoff), its seed lines and its count of users."""
     for cutoff in ks:  # one table per cutoff keeps each table narrow enough to read
         columns = [c for c in report_columns(result) if c.endswith(f"@{cutoff}")]
-        console.print(render_table(result, columns=columns, title=f"{heading}, @{cutoff}{suffix}"))
+        title = f"{heading}, @{cutoff}{suffix}"
+        console.print(render_table(result, columns=columns, title=title))
     for line in seed_lines(result, f"ndcg@{ks[0]}"):
         console.print(line)
     console.print(
