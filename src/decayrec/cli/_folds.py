@@ -2,14 +2,16 @@
 
 Why here: ``evaluate`` runs the same steps once per split; these helpers check the flags
 (:func:`check_fold_options`), replace the fixed-decay models by their Optuna-tuned versions
-on a split's validation part (:func:`search_fixed_models`, as ``decayrec tune`` does), and
-print the pooled comparison of several folds (:func:`pooled_table`).
+on a split's validation part (:func:`search_fixed_models`, as ``decayrec tune`` does; like
+``--tuned``, through :func:`with_tuned_params`), and print the pooled comparison of several
+folds (:func:`pooled_table`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -20,7 +22,7 @@ from decayrec.eval.protocols import RepeatPolicy, TargetKind
 from decayrec.eval.runner import default_model_specs
 from decayrec.models import NO_DECAY_SUFFIX
 
-__all__ = ["check_fold_options", "pooled_table", "search_fixed_models"]
+__all__ = ["check_fold_options", "pooled_table", "search_fixed_models", "with_tuned_params"]
 
 
 def check_fold_options(
@@ -76,7 +78,7 @@ def search_fixed_models(
     the tuning results by model.
     """
     listed: list[str | ModelSpec] = list(default_model_specs() if specs is None else specs)
-    names = [spec if isinstance(spec, str) else spec.name for spec in listed]
+    names = (spec if isinstance(spec, str) else spec.name for spec in listed)
     bases = dict.fromkeys(name.removesuffix(NO_DECAY_SUFFIX) for name in names)
     searched: dict[str, TuningResult] = {}
     for name in bases:
@@ -85,15 +87,29 @@ def search_fixed_models(
                 split, name, n_trials=trials, target=target, repeats=repeats, metric=metric,
                 progress=True,
             )  # fmt: skip
+    tuned = with_tuned_params(listed, {name: result.params for name, result in searched.items()})
+    return tuned, searched
+
+
+def with_tuned_params(
+    specs: Sequence[str | ModelSpec], params: Mapping[str, Mapping[str, Any]]
+) -> list[str | ModelSpec]:
+    """``specs`` with every model named in ``params`` built with those parameters.
+
+    A ``-no-decay`` name whose base model is in ``params`` keeps them but the half-lives
+    (:meth:`~decayrec.eval.ModelSpec.no_decay`); the other specs stay as they are. Both
+    ``--tuned`` (parameters from a file) and ``--trials`` (from the search here) use it.
+    """
     out: list[str | ModelSpec] = []
-    for spec, name in zip(listed, names, strict=True):
+    for spec in specs:
+        name = spec if isinstance(spec, str) else spec.name
         base = name.removesuffix(NO_DECAY_SUFFIX)
-        if base not in searched:
+        if base not in params:
             out.append(spec)
             continue
-        tuned = ModelSpec(base, dict(searched[base].params))
+        tuned = ModelSpec(base, dict(params[base]))
         out.append(tuned if name == base else tuned.no_decay())
-    return out, searched
+    return out
 
 
 def pooled_table(pooled: PooledComparison, title: str) -> Table:

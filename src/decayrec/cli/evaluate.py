@@ -20,7 +20,12 @@ from decayrec.cli._common import (
     load_with_report,
     step,
 )
-from decayrec.cli._folds import check_fold_options, pooled_table, search_fixed_models
+from decayrec.cli._folds import (
+    check_fold_options,
+    pooled_table,
+    search_fixed_models,
+    with_tuned_params,
+)
 from decayrec.data import EventLog, Split, leave_last_out, rolling_temporal_splits, temporal_split
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import DataValidationError, InvalidParameterError
@@ -415,16 +420,8 @@ def tuned_specs(names: list[str] | None, tuned_doc: dict[str, Any]) -> list[str 
     each decaying model's ``-no-decay`` variant, which keeps the tuned event weights and other
     non-decay parameters.
     """
-    tuned: dict[str, Any] = tuned_doc["models"]
-    specs: list[str | ModelSpec] = []
-    for name in list(tuned) if names is None else names:
-        base = name.removesuffix(NO_DECAY_SUFFIX)
-        if base not in tuned:
-            specs.append(name)
-            continue
-        spec = ModelSpec(base, dict(tuned[base]["params"]))
-        specs.append(spec.no_decay() if name != base else spec)
-    return specs
+    tuned = {name: entry["params"] for name, entry in tuned_doc["models"].items()}
+    return with_tuned_params(list(tuned) if names is None else names, tuned)
 
 
 def _tuned_provenance(
