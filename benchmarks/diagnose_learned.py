@@ -2,9 +2,9 @@
 
 Run ``python benchmarks/diagnose_learned.py --data PATH --format FMT --protocol loo|temporal
 [--target item|category] [--params JSON] [--half-lives 1d,7h] [--scales 0.1,3]
-[--seeds 1,2,3]``. It reads the validation case of ``decayrec evaluate`` (the same split,
-repeats allowed, at most 5,000 users; the test part is never read), fits ``learned-decay``
-with ``--params`` on its training part and prints:
+[--familiar 0.5,0.75] [--seeds 1,2,3]``. It reads the validation case of ``decayrec
+evaluate`` (the same split, repeats allowed, at most 5,000 users; the test part is never
+read), fits ``learned-decay`` with ``--params`` on its training part and prints:
 
 * validation NDCG@10 of the fitted model, its evidence mixes and session share;
 * the *effective* half-life of the log's most frequent (category, event type) pair,
@@ -19,6 +19,8 @@ with ``--params`` on its training part and prints:
   and at ``ordering_scale=F`` (the half-lives shortened for ordering a shopper's events, their
   total evidence kept), to show whether the values the likelihood learned are the ones the
   ranking wants;
+* with ``--familiar K1,K2``: the same fit rescored with the share of new interests started in
+  a shopper's own categories (``familiar_share``) at each value instead of the learned one;
 * with ``--seeds S1,S2``: the same parameters fitted again with each seed, their validation
   NDCG@10 at the fit's ``ordering_scale``, best and last epoch and share of evidence kept on
   a shopper's own items: how much of a difference between two settings is the training's own
@@ -69,6 +71,12 @@ def main() -> int:
         "interest weight and session share (at most 0.95) each multiplied by them",
     )
     parser.add_argument(
+        "--familiar",
+        type=_shares,
+        default=[],
+        help="comma-separated shares in [0, 1]: the fit rescored with familiar_share at each",
+    )
+    parser.add_argument(
         "--seeds",
         type=_seeds,
         default=[],
@@ -109,6 +117,7 @@ def main() -> int:
     ndcg(f"learned-decay {args.params}", model)
     print(f"  evidence mix {_mix(fitted.sources)}; within a visit {_mix(fitted.session_sources)}")
     print(f"  session share {fitted.session_share:.2f}")
+    print(f"  new interests started in the shopper's own categories {fitted.familiar_share:.3f}")
     half_life = _effective_half_life_days(model)
     print(f"  effective half-life of the most frequent category and event type {half_life:.2f}d")
 
@@ -131,6 +140,9 @@ def main() -> int:
             with_parameters(f"  the same fit, {name} x{factor:g}", partial(rescale, f=factor))
         rescored = model.with_scoring(ordering_scale=factor)
         ndcg(f"  the same fit, ordering_scale {factor:g}", rescored)
+
+    for share in args.familiar:
+        ndcg(f"  the same fit, familiar_share {share:g}", model.with_scoring(familiar_share=share))
 
     for seed in args.seeds:
         again = LearnedDecay(**{**params, "seed": seed}).fit(case.fit_events)
@@ -221,6 +233,18 @@ def _factors(text: str) -> list[float]:
     if any(not math.isfinite(f) or f <= 0 for f in factors):
         raise argparse.ArgumentTypeError(message)
     return factors
+
+
+def _shares(text: str) -> list[float]:
+    """``--familiar`` as floats in [0, 1] (argparse's ``type``)."""
+    message = f"takes comma-separated shares in [0, 1]; got {text!r}"
+    try:
+        shares = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(message) from None
+    if any(not 0.0 <= share <= 1.0 for share in shares):
+        raise argparse.ArgumentTypeError(message)
+    return shares
 
 
 def _seeds(text: str) -> list[int]:

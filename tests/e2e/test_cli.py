@@ -238,7 +238,7 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     model_dir, png = tmp_path / "learned", tmp_path / "kernels.png"
     fitted = run_cli(
         "fit", "--data", str(shop_csv), "--model", "learned-decay", "--out", str(model_dir),
-        "--params", '{"ordering_scale": 0.3, "newcomer_after": 31536000}',
+        "--params", '{"ordering_scale": 0.3, "newcomer_after": 31536000, "familiar_share": 0.75}',
     )  # fmt: skip
     assert fitted.returncode == 0, fitted.stderr
     assert "learned-decay epochs" in fitted.stderr  # the per-epoch progress bar
@@ -250,6 +250,9 @@ def test_fit_learned_decay_then_report_decay(run_cli, shop_csv: Path, tmp_path: 
     assert "evidence mix category" in report.stdout and "within a visit category" in report.stdout
     assert "ranking weighs a shopper's events with 0.3 x these half-lives" in report.stdout
     assert "last seen more than 365.00d before a request" in report.stdout  # JSON seconds
+    new_interests = r"new interests \(weight [\d.]+\): \d+% start in the shopper's own"
+    assert re.search(new_interests, report.stdout)
+    assert "ranking starts 75% of new interests in the shopper's own categories" in report.stdout
     # what early stopping watched, read back from the saved model
     assert re.search(r"early stopping on [\d,]+ targets of \d+ held-out shoppers", report.stdout)
     assert png.stat().st_size > 10_000

@@ -48,6 +48,10 @@ def decay(
         f"session share {params.session_share:.2f}; "
         "evidence mix " + _mix(params.sources) + "; within a visit " + _mix(params.session_sources)
     )
+    console.print(
+        f"new interests (weight {params.exploration:.2f}): {params.familiar_share:.0%} start in "
+        "the shopper's own categories, the rest where the shop's do"
+    )
     categories = table.filter(table["level"] == "category").sort("events", descending=True)
     reference = model.reference_event_type_.label
     console.print(_table(
@@ -76,6 +80,11 @@ def decay(
         console.print(
             f"ranking weighs a shopper's events with {model.ordering_scale:g} x these half-lives "
             "(ordering_scale; each shopper's total evidence as learned)"
+        )
+    if model.familiar_share is not None:
+        console.print(
+            f"ranking starts {model.familiar_share:.0%} of new interests in the shopper's own "
+            "categories (familiar_share)"
         )
     if model.newcomer_after is not None:
         console.print(

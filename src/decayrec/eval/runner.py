@@ -613,10 +613,13 @@ def _tune_param_grid(
     """
     choices: list[dict[str, Any]] = []
     tuning: list[dict[str, Any]] = []
+    entries = _scoring_entries(spec)
     for entry in (dict(entry) for entry in spec.grid or ()):
         start = time.perf_counter()
         models = [m.fit(validation_case.fit_events) for m in _seeded(spec, seeds, entry)]
-        for scoring in _scoring_entries(spec):
+        applicable = models[0].applicable_scoring(entries)
+        reporter.skip(len(entries) - len(applicable))
+        for scoring in applicable:
             score = _mean_score(models, validation_case, tuning_metric, cutoff, scoring)
             choice = {**entry, **scoring}
             choices.append(choice)
@@ -822,6 +825,12 @@ class _Reporter:
             self._bar.console.log(message)
             if advance:
                 self._bar.advance(self._task)
+
+    def skip(self, steps: int) -> None:
+        """Advance the bar by ``steps`` counted but not run (a scoring entry that changes
+        nothing for a fit)."""
+        if self._bar is not None and steps:
+            self._bar.advance(self._task, steps)
 
     def close(self) -> None:
         if self._bar is not None:

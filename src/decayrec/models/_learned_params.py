@@ -12,7 +12,8 @@ The model (``cat`` includes one extra "no category" slot; ages in days)::
     c_e       = w[type_e] · 2^(-age_e / h_e)                          (decayed evidence)
     r_e       = ρ[cat_e] · LogNormal(age_e; μ[cat_e], σ)   for purchases  (due repeat)
     λ_i       = Σ_e c_e · (α_cat q_i [cat_e = cat_i] + α_item [item_e = i] + α_sim S[item_e, i])
-                + β π[cat_i] q_i + Σ_e r_e [item_e = i]
+                + β s_u[cat_i] q_i + Σ_e r_e [item_e = i]
+    s_u       = (1 - κ) π + κ m_u                   (where u's new interests start)
     P(i | u)  = λ_i / Σ_j λ_j                         (no visit under way)
     P(i | u)  = (1 - π_s) λ_i / Σ_j λ_j + π_s μ_i / Σ_j μ_j   (a visit under way)
 
@@ -25,8 +26,10 @@ the per-category ``h`` describe how interest carries from one visit to the next,
 session continues. ``q_i = (1 - ρ) q_i^all + ρ q_i^recent`` is the item's share of its
 category's events (all of them, and decayed with ``popularity_half_life`` up to now; ``ρ``
 is learned), ``π`` the
-learned distribution of where new interests start (the categories' event shares, tilted per
-category) and ``S`` the row-normalised item-item similarity; every term sums over items in
+learned distribution of where the shop's new interests start (the categories' event shares,
+tilted per category), ``m_u`` the user's own category mix over the window (undecayed type
+weights, however old), ``κ`` the learned share of new interests that start there, and ``S``
+the row-normalised item-item similarity; every term sums over items in
 closed form, so the normaliser is exact over the whole catalogue (a full softmax without
 touching every item).
 """
@@ -95,6 +98,7 @@ class DecayParameters:
     feature_mean: FloatArray
     feature_scale: FloatArray
     max_log_adjust: float  # A
+    familiar_share: float = 0.0  # κ: new interests start in the shopper's own category mix
 
     # ------------------------------------------------------------------ forward pass
     def user_adjustment(self, features: FloatArray) -> FloatArray:
@@ -156,6 +160,35 @@ class DecayParameters:
         repeat = np.where(purchase, self.repeat_rate[category] * density, 0.0)
         return decay, evidence, repeat
 
+    def start_shares(
+        self,
+        window: HistoryWindow,
+        columns: Columns,
+        no_category: int,
+        familiar_share: float | None = None,
+    ) -> FloatArray:
+        """``(rows, slots)``: where each row's new interests start, ``(1 - κ) π + κ m_u``.
+
+        ``m_u`` is the shopper's category mix over the window (undecayed type weights); a row
+        without history gets ``π``. ``familiar_share`` replaces the learned ``κ`` when given.
+        """
+        familiar = self.familiar_share if familiar_share is None else familiar_share
+        n_rows, n_slots = window.valid.shape[0], no_category + 1
+        out = np.tile(self.exploration_share, (n_rows, 1))
+        if familiar == 0.0:
+            return out
+        cells = window.valid
+        row = np.broadcast_to(np.arange(n_rows)[:, None], cells.shape)[cells]
+        positions = window.positions[cells]
+        slots = _category_slot(columns.category[positions], no_category).astype(np.int64)
+        mass = self.type_weight[columns.event_type[positions]]
+        mix = np.bincount(row * n_slots + slots, weights=mass, minlength=n_rows * n_slots)
+        mix = mix.reshape(n_rows, n_slots)
+        totals = mix.sum(axis=1, keepdims=True)
+        own = np.divide(mix, totals, out=out.copy(), where=totals > 0)
+        mixed: FloatArray = out + familiar * (own - out)  # exactly π where the mixes agree
+        return mixed
+
     def session_evidence(self, window: HistoryWindow, columns: Columns) -> FloatArray:
         """Undecayed weights of the visit under way (0 elsewhere, and without decay)."""
         if not self.decays or self.session_share == 0.0:
@@ -180,6 +213,9 @@ class DecayParameters:
             name = prefix + f.name
             if f.name == "session_mixture" and name not in arrays:
                 name = prefix + "mixture"  # saved before visits had a routing of their own
+            if f.name == "familiar_share" and name not in arrays:
+                values[f.name] = 0.0  # saved before new interests followed the shopper's mix
+                continue
             array = np.asarray(arrays[name], dtype=np.float64)
             if f.name == "decays":
                 values[f.name] = bool(array[0])

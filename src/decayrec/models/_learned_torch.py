@@ -49,6 +49,10 @@ _LN2: Final = math.log(2.0)
 _HALF_LOG_2PI: Final = 0.5 * math.log(2.0 * math.pi)
 _MIN_STEPS_PER_EPOCH: Final = 50
 _MIN_BATCH: Final = 32
+#: ``κ`` starts at about 0.02: near the model without it, so that a log whose shoppers start
+#: new interests where the shop's are (the simulator's) leaves the half-lives as they were,
+#: and the data moves it where new interests follow a shopper's own categories.
+_FAMILIAR_INIT_LOGIT: Final = -4.0
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,7 @@ class _LearnedDecayModule(nn.Module):
         self.mixture_logit = nn.Parameter(torch.zeros(3))
         self.session_mixture_logit = nn.Parameter(torch.zeros(3))
         self.raw_exploration = nn.Parameter(torch.tensor(_inverse_softplus(1.0)))
+        self.familiar_logit = nn.Parameter(torch.tensor(_FAMILIAR_INIT_LOGIT))
         self.exploration_offset = nn.Parameter(torch.zeros(n_slots))
         self.slot_share: torch.Tensor
         self.register_buffer("slot_share", torch.as_tensor(slot_share, dtype=torch.float32))
@@ -218,6 +223,25 @@ class _LearnedDecayModule(nn.Module):
         """``π_c``: where new interests start, the categories' event shares tilted by ``η_c``."""
         tilted = self.slot_share * torch.exp(self.exploration_offset)
         return tilted / tilted.sum()
+
+    def familiar_share(self) -> torch.Tensor:
+        """``κ``: how much new interests start in the shopper's own categories, not the shop's."""
+        return torch.sigmoid(self.familiar_logit)
+
+    def start_share(self, weight: torch.Tensor, batch: _Batch) -> torch.Tensor:
+        """Where a new interest starts, for each target's category: ``(1 - κ) π_c + κ m_uc``.
+
+        ``m_uc`` is the shopper's lifetime category mix (undecayed type weights over the
+        history window); a shopper without history gets ``π_c`` alone.
+        """
+        shop = self.exploration_share()[batch.target_slot]
+        mass = weight * batch.valid
+        total = mass.sum(dim=1)
+        own = (mass * batch.same_category).sum(dim=1) / torch.clamp(total, min=1e-12)
+        own = torch.where(total > 0, own, shop)
+        # shop + κ (own - shop), not (1 - κ) shop + κ own: exactly π where a shopper's mix is
+        # the shop's (a log with one category slot trains as it did without κ).
+        return shop + self.familiar_share() * (own - shop)
 
     def repeat_rate(self) -> torch.Tensor:
         return nn.functional.softplus(self.raw_repeat_global + self.repeat_offset)
@@ -266,7 +290,7 @@ class _LearnedDecayModule(nn.Module):
         recent = self.recent_weight()
         share = (1 - recent) * batch.within_share + recent * batch.recent_share
         score, normaliser = self._route(evidence, mixture, share, batch)
-        score = score + exploration * share * self.exploration_share()[batch.target_slot]
+        score = score + exploration * share * self.start_share(weight, batch)
         normaliser = normaliser + exploration
         if self.config.decays and self.config.repeats:
             repeat = self._repeat(batch)
@@ -349,6 +373,7 @@ class _LearnedDecayModule(nn.Module):
                     array(torch.softmax(self.session_mixture_logit, dim=0))
                 ),
                 exploration=float(nn.functional.softplus(self.raw_exploration)),
+                familiar_share=float(self.familiar_share()),
                 exploration_share=_normalised(array(self.exploration_share())),
                 recent_share=float(self.recent_weight()),
                 repeat_rate=array(self.repeat_rate())
@@ -390,6 +415,9 @@ class _LearnedDecayModule(nn.Module):
                 tensor(np.log(np.maximum(parameters.session_mixture, 1e-9)))
             )
             self.raw_exploration.copy_(inverse_softplus(np.array(parameters.exploration)))
+            if parameters.familiar_share > 0:  # 0: saved before κ; it starts afresh
+                familiar = min(parameters.familiar_share, 1 - 1e-6)
+                self.familiar_logit.copy_(tensor(np.log(familiar / (1.0 - familiar))))
             tilt = np.maximum(parameters.exploration_share, 1e-12)
             base = np.maximum(self.slot_share.numpy().astype(np.float64), 1e-12)
             self.exploration_offset.copy_(tensor(np.log(tilt / base)))

@@ -223,6 +223,15 @@ class Recommender(ABC):
         copied._validate_params()
         return copied
 
+    def applicable_scoring(self, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The entries of a scoring grid that can change this fitted model's scores, each once.
+
+        Why: a validation search scores every fit once per entry of
+        :attr:`scoring_grid`, and an entry whose parameter has no effect on this fit would
+        only repeat another's score. The default keeps every entry.
+        """
+        return [dict(entry) for entry in entries]
+
     @property
     def display_name(self) -> str:
         """:attr:`name`, with ``-no-decay`` appended when ``half_life`` is ``None``."""

@@ -13,8 +13,9 @@ share, recency: the *dynamic adjustment*); purchases in a category also schedule
 around a learned cycle (milk comes back after a week, a phone does not). The evidence reaches
 candidate items through the item's category (times its share there), the item itself and its
 neighbours in the item-item similarity of :class:`~decayrec.models.DecayedItemKNN`, mixed by
-learned weights, plus an exploration term on popularity. Scores are next-event probabilities
-over the whole catalogue.
+learned weights, plus a term for new interests on popularity, started in the shopper's own
+categories (however long ago) with a learned share and in the shop's otherwise. Scores are
+next-event probabilities over the whole catalogue.
 
 Training (the ``torch`` extra): every event is predicted from the user's events before it
 (each visit, a run of events without a gap longer than ``session_gap``, weighs 1; a
@@ -25,7 +26,7 @@ deterministic. Scoring, saving and loading need NumPy only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -85,6 +86,8 @@ _WINDOW_OF_10: Final[Mapping[str, Any]] = {
     "sequence_window": 10,
     "sequence_step_decay": 0.8,
 }
+#: ``familiar_share`` tried beside the learned ``κ`` by :attr:`LearnedDecay.scoring_grid`.
+_RANKING_FAMILIAR_SHARE: Final = 0.75
 
 
 class LearnedDecay(Recommender):
@@ -155,6 +158,15 @@ class LearnedDecay(Recommender):
         not what their old history points to; a fixed kernel does this by accident once its
         evidence underflows to 0, this makes it a choice. Scoring only (see
         :meth:`with_scoring`); ``decayrec evaluate`` tries ``None`` and 365 days.
+    familiar_share
+        ``None`` (default): a new interest starts in the shopper's own categories (their mix
+        over the history window, however old) with the learned share ``κ``, and where the
+        shop's new interests start otherwise. A number in [0, 1] replaces ``κ`` when scoring.
+        Why: the likelihood is fitted on next *items*, mostly ones a shopper has never met,
+        and keeps ``κ`` small; a ranking of next *categories* rewards betting on the
+        categories a shopper comes back to after a gap, when their decayed evidence has
+        faded. Scoring only (see :meth:`with_scoring`); ``decayrec evaluate`` tries the
+        learned value and 0.75 (on a log with categories).
     hidden_units
         Width of the per-user adjustment network.
     max_user_factor
@@ -245,15 +257,21 @@ class LearnedDecay(Recommender):
         )
     )
 
-    scoring_parameters: ClassVar[tuple[str, ...]] = ("ordering_scale", "newcomer_after")
-    #: The ranking's time scale (``ordering_scale``) and when a returning shopper counts as a
-    #: newcomer (``newcomer_after``), tried with every fit of :attr:`validation_grid` without
+    scoring_parameters: ClassVar[tuple[str, ...]] = (
+        "ordering_scale",
+        "newcomer_after",
+        "familiar_share",
+    )
+    #: The ranking's time scale (``ordering_scale``), when a returning shopper counts as a
+    #: newcomer (``newcomer_after``) and where new interests start (``familiar_share``: the
+    #: learned share or 0.75), tried with every fit of :attr:`validation_grid` without
     #: refitting. On the logs of ``benchmarks/run_learned_shared.sh`` validation picked an
     #: ordering scale of 0.1 and newcomers after 365 days on Amazon Beauty, and 1 without
     #: newcomers on the Taobao and Diginetica targets (only Beauty, twelve years long, has
     #: shoppers back after more than a year).
     scoring_grid: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(
-        {"ordering_scale": scale, "newcomer_after": newcomer}
+        {"ordering_scale": scale, "newcomer_after": newcomer, "familiar_share": familiar}
+        for familiar in (None, _RANKING_FAMILIAR_SHARE)
         for newcomer in (None, timedelta(days=365))
         for scale in (1.0, 0.3, 0.1, 0.03)
     )
@@ -277,6 +295,7 @@ class LearnedDecay(Recommender):
         self_weight: float = 0.0,
         ordering_scale: float = 1.0,
         newcomer_after: timedelta | None = None,
+        familiar_share: float | None = None,
         hidden_units: int = 16,
         max_user_factor: float = 4.0,
         repeat_cycles: bool = True,
@@ -304,6 +323,7 @@ class LearnedDecay(Recommender):
         self.self_weight = self_weight
         self.ordering_scale = ordering_scale
         self.newcomer_after = newcomer_after
+        self.familiar_share = familiar_share
         self.hidden_units = hidden_units
         self.max_user_factor = max_user_factor
         self.repeat_cycles = repeat_cycles
@@ -349,6 +369,8 @@ class LearnedDecay(Recommender):
                 f"{', '.join(_SIMILARITIES)}. Got {self.similarity!r} instead."
             )
         check_non_negative(self.self_weight, "self_weight", owner)
+        if self.familiar_share is not None:
+            check_unit_interval(self.familiar_share, "familiar_share", owner)
         share = self.recent_popularity_share
         if share is not None and (
             isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1
@@ -600,6 +622,19 @@ class LearnedDecay(Recommender):
         self.global_log_se_ = result.global_log_se
 
     # ------------------------------------------------------------------ scoring
+    def applicable_scoring(self, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The grid's entries, without ``familiar_share`` on a log with one category slot
+        (every shopper's mix is then the shop's, and the share changes nothing)."""
+        self._check_fitted()
+        if np.count_nonzero(self.slot_share_) > 1:
+            return super().applicable_scoring(entries)
+        kept: list[dict[str, Any]] = []
+        for entry in entries:
+            reduced = {key: value for key, value in entry.items() if key != "familiar_share"}
+            if reduced not in kept:
+                kept.append(reduced)
+        return kept
+
     def _known_at(self, users: IndexArray, at: FloatArray) -> npt.NDArray[np.bool_]:
         """Known shoppers, less those last seen more than ``newcomer_after`` before ``at``."""
         known = super()._known_at(users, at)
@@ -632,7 +667,10 @@ class LearnedDecay(Recommender):
         params = self.parameters_
         share = self._within_share(at)
         scores, total = self._routed(window, evidence, repeat, share, params.mixture)
-        scores += share * (params.exploration * params.exploration_share[self.item_slot_])
+        starts = params.start_shares(
+            window, self.user_events_.columns, self.no_category_, self.familiar_share
+        )
+        scores += share * (params.exploration * starts[:, self.item_slot_])
         scores /= (total + params.exploration)[:, None]
         # The visit's own routing, computed for the rows with a visit under way only.
         live = np.flatnonzero(session.any(axis=1))
@@ -751,8 +789,12 @@ class LearnedDecay(Recommender):
             "repeat": r * same_item,
         }
         components = {name: float(value.sum() * long_term) for name, value in parts.items()}
-        new_interest = params.exploration * params.exploration_share[slot]
-        components["popularity"] = float(new_interest * q * long_term)
+        starts = params.start_shares(window, columns, self.no_category_, self.familiar_share)
+        familiar = params.familiar_share if self.familiar_share is None else self.familiar_share
+        shop_start = (1.0 - familiar) * params.exploration_share[slot]
+        own_start = float(starts[0, slot]) - shop_start
+        components["popularity"] = float(params.exploration * shop_start * q * long_term)
+        components["familiar_category"] = float(params.exploration * own_start * q * long_term)
         session_part = np.zeros(len(c))
         if session_share:
             s_cat, s_item, s_sim = params.session_mixture

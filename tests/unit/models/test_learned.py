@@ -420,7 +420,8 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
     assert len(grid) == 14
     assert sum(entry.get("recent_popularity_share") == 0.01 for entry in grid) == 7
     assert sum(entry.get("sequence_backward_weight") == 0.3 for entry in grid) == 2
-    assert scoring[0] == {"ordering_scale": 1.0, "newcomer_after": None} and len(scoring) == 8
+    assert scoring[0] == {"ordering_scale": 1.0, "newcomer_after": None, "familiar_share": None}
+    assert len(scoring) == 16 and sum(e["familiar_share"] == 0.75 for e in scoring) == 8
     # Every fit is scored at every scoring entry; without decay there is nothing to rescale,
     # and the entries that differ only in popularity decay are one fit.
     crossed = {
@@ -588,3 +589,107 @@ def test_with_scoring_rescores_without_refitting(
         fitted.with_scoring(ordering_scale=-1.0)
     with pytest.raises(InvalidParameterError, match=r"'max_neighbours'.*ordering_scale"):
         fitted.with_scoring(max_neighbours=10)
+
+
+def test_new_interests_start_in_the_shoppers_own_categories_by_a_share(
+    fitted: LearnedDecay,
+) -> None:
+    """``(1 - κ) π + κ m_u``, with ``m_u`` the window's category mix by event-type weight."""
+    from decayrec.models._learned_history import request_windows
+
+    grouped, params, no_category = fitted.user_events_, fitted.parameters_, fitted.no_category_
+    assert 0.0 < params.familiar_share < 1.0  # learned
+    users = np.arange(30, dtype=np.int32)
+    at = np.full(len(users), grouped.columns.seconds.max() + 86_400.0)
+    at[0] = grouped.columns.seconds.min() - 1.0  # no history yet: the shop's starts alone
+    window = request_windows(grouped, users, at, fitted.max_history, 1800.0)
+    starts = params.start_shares(window, grouped.columns, no_category, familiar_share=0.3)
+    for row in range(len(users)):
+        mix = np.zeros(no_category + 1)
+        for position in window.positions[row][window.valid[row]]:
+            category = grouped.columns.category[position]
+            slot = category if category >= 0 else no_category
+            mix[slot] += params.type_weight[grouped.columns.event_type[position]]
+        own = mix / mix.sum() if mix.sum() else params.exploration_share
+        expected = 0.7 * params.exploration_share + 0.3 * own
+        np.testing.assert_allclose(starts[row], expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(starts.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(starts[0], params.exploration_share)
+    shop_only = params.start_shares(window, grouped.columns, no_category, familiar_share=0.0)
+    np.testing.assert_array_equal(shop_only, np.tile(params.exploration_share, (len(users), 1)))
+    learned = params.start_shares(window, grouped.columns, no_category)
+    np.testing.assert_allclose(
+        learned - params.exploration_share,
+        (starts - params.exploration_share) * params.familiar_share / 0.3,
+        atol=1e-12,
+    )
+
+
+def test_familiar_share_rescores_categories_without_refitting(
+    fitted: LearnedDecay, shop: SimulatedShop
+) -> None:
+    users = shop.events.users.raw(np.arange(60))
+    at = shop.events.timestamp_seconds.max() + 30 * 86_400.0  # a month away: evidence faded
+    familiar = fitted.with_scoring(familiar_share=0.75)
+    assert familiar.parameters_ is fitted.parameters_ and fitted.familiar_share is None
+    base = fitted.recommend(users, at=at, n=fitted.n_items, exclude="none")
+    rescored = familiar.recommend(users, at=at, n=fitted.n_items, exclude="none")
+    live = ~rescored.fallback
+    np.testing.assert_allclose(rescored.scores[live].sum(axis=1), 1.0, rtol=1e-9)
+    assert not np.array_equal(rescored.item_index, base.item_index)
+    categories, _ = familiar.rank_categories(users, at=at, n=3)
+    assert not np.array_equal(categories, fitted.rank_categories(users, at=at, n=3)[0])
+    row = int(np.flatnonzero(live)[0])
+    top = rescored.item_ids(row)[0]
+    explained = familiar.explain(users[row], top, at=at)
+    assert explained.score == pytest.approx(float(rescored.scores[row, 0]), rel=1e-9)
+    assert explained.components["familiar_category"] > 0
+    for bad in (-0.1, 1.5, True, "all"):
+        with pytest.raises(InvalidParameterError, match="'familiar_share'"):
+            fitted.with_scoring(familiar_share=bad)
+
+
+def test_a_log_without_categories_has_no_use_for_familiar_share(
+    events_without_categories: EventLog, fitted: LearnedDecay
+) -> None:
+    """Every shopper's mix is the shop's: κ gets no gradient, the grid drops it."""
+    model = FAST().fit(events_without_categories)
+    assert model.parameters_.familiar_share == pytest.approx(1.0 / (1.0 + np.exp(4.0)), rel=1e-6)
+    users = events_without_categories.users.raw(np.arange(10))
+    at = events_without_categories.timestamp_seconds.max()
+    np.testing.assert_array_equal(
+        model.recommend(users, at=at, n=20).scores,
+        model.with_scoring(familiar_share=1.0).recommend(users, at=at, n=20).scores,
+    )
+    grid = LearnedDecay.scoring_grid
+    assert len(fitted.applicable_scoring(grid)) == len(grid) == 16
+    kept = model.applicable_scoring(grid)
+    assert len(kept) == 8 and all("familiar_share" not in entry for entry in kept)
+    # evaluate scores each fit at the 8 entries that can differ (progress counts the rest).
+    from decayrec.data.split import temporal_split
+    from decayrec.eval.runner import ModelSpec, evaluate_models
+
+    log = events_without_categories
+    split = temporal_split(log, at=log.timestamp_seconds.max() - 5 * 86_400,
+                           validation=timedelta(days=5))  # fmt: skip
+    spec = ModelSpec("learned-decay", {"max_epochs": 1, "batch_size": 256})
+    result = evaluate_models(
+        split, [spec], repeats="allow", ks=(10,), add_no_decay_baselines=False, progress=True
+    )
+    tuning = result.results[0].tuning
+    assert tuning is not None and len(tuning) == len(LearnedDecay.validation_grid) * 8
+    assert all("familiar_share" not in row for row in tuning)
+
+
+def test_a_model_saved_before_familiar_share_loads_with_the_shops_starts(
+    fitted: LearnedDecay, tmp_path: Path
+) -> None:
+    fitted.save(tmp_path / "model")
+    path = tmp_path / "model" / "arrays.npz"
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in stored.files if not key.endswith("familiar_share")}
+        assert len(arrays) == len(stored.files) - 1
+    np.savez(path, **arrays)
+    loaded = load_model(tmp_path / "model")
+    assert isinstance(loaded, LearnedDecay)
+    assert loaded.parameters_.familiar_share == 0.0
