@@ -225,26 +225,24 @@ _RESCALINGS: dict[str, Callable[..., None]] = {
 
 def _factors(text: str) -> list[float]:
     """``--scales`` as positive floats (argparse's ``type``: a bad value is a usage error)."""
-    message = f"takes comma-separated positive factors; got {text!r}"
-    try:
-        factors = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(message) from None
-    if any(not math.isfinite(f) or f <= 0 for f in factors):
-        raise argparse.ArgumentTypeError(message)
-    return factors
+    return _numbers(text, "positive factors", lambda f: math.isfinite(f) and f > 0)
 
 
 def _shares(text: str) -> list[float]:
     """``--familiar`` as floats in [0, 1] (argparse's ``type``)."""
-    message = f"takes comma-separated shares in [0, 1]; got {text!r}"
+    return _numbers(text, "shares in [0, 1]", lambda share: 0.0 <= share <= 1.0)
+
+
+def _numbers(text: str, what: str, valid: Callable[[float], bool]) -> list[float]:
+    """Comma-separated floats, each ``valid``; otherwise a usage error saying ``what``."""
+    message = f"takes comma-separated {what}; got {text!r}"
     try:
-        shares = [float(part) for part in text.split(",") if part.strip()]
+        numbers = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(message) from None
-    if any(not 0.0 <= share <= 1.0 for share in shares):
+    if not all(valid(number) for number in numbers):
         raise argparse.ArgumentTypeError(message)
-    return shares
+    return numbers
 
 
 def _seeds(text: str) -> list[int]:

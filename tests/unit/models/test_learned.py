@@ -176,16 +176,21 @@ def test_a_model_saved_before_visits_had_their_own_routing_loads(
     fitted: LearnedDecay, tmp_path: Path
 ) -> None:
     """Arrays without ``session_mixture`` (saved before it existed) route visits like the rest."""
-    fitted.save(tmp_path / "model")
-    path = tmp_path / "model" / "arrays.npz"
-    with np.load(path, allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files}
-    key = next(k for k in arrays if k.endswith("session_mixture"))
-    del arrays[key]
-    np.savez(path, **arrays)
-    loaded = load_model(tmp_path / "model")
-    assert isinstance(loaded, LearnedDecay)
+    loaded = _saved_without(fitted, "session_mixture", tmp_path)
     np.testing.assert_array_equal(loaded.parameters_.session_mixture, fitted.parameters_.mixture)
+
+
+def _saved_without(model: LearnedDecay, field: str, directory: Path) -> LearnedDecay:
+    """``model`` saved, its parameter ``field`` deleted from the arrays, and loaded again."""
+    model.save(directory / "model")
+    path = directory / "model" / "arrays.npz"
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in stored.files if not key.endswith(field)}
+        assert len(arrays) == len(stored.files) - 1
+    np.savez(path, **arrays)
+    loaded = load_model(directory / "model")
+    assert isinstance(loaded, LearnedDecay)
+    return loaded
 
 
 def test_fit_without_torch_names_the_extra(
@@ -684,12 +689,5 @@ def test_a_log_without_categories_has_no_use_for_familiar_share(
 def test_a_model_saved_before_familiar_share_loads_with_the_shops_starts(
     fitted: LearnedDecay, tmp_path: Path
 ) -> None:
-    fitted.save(tmp_path / "model")
-    path = tmp_path / "model" / "arrays.npz"
-    with np.load(path, allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files if not key.endswith("familiar_share")}
-        assert len(arrays) == len(stored.files) - 1
-    np.savez(path, **arrays)
-    loaded = load_model(tmp_path / "model")
-    assert isinstance(loaded, LearnedDecay)
+    loaded = _saved_without(fitted, "familiar_share", tmp_path)
     assert loaded.parameters_.familiar_share == 0.0
