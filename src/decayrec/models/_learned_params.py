@@ -36,7 +36,7 @@ touching every item).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Final
 
 import numpy as np
@@ -213,8 +213,8 @@ class DecayParameters:
             name = prefix + f.name
             if f.name == "session_mixture" and name not in arrays:
                 name = prefix + "mixture"  # saved before visits had a routing of their own
-            if f.name == "familiar_share" and name not in arrays:
-                values[f.name] = 0.0  # saved before new interests followed the shopper's mix
+            if name not in arrays and f.default is not MISSING:
+                values[f.name] = f.default  # a field added since (it then had no effect)
                 continue
             array = np.asarray(arrays[name], dtype=np.float64)
             if f.name == "decays":

@@ -635,6 +635,13 @@ class LearnedDecay(Recommender):
                 kept.append(reduced)
         return kept
 
+    @property
+    def _familiar_share_used(self) -> float:
+        """``κ`` as scoring uses it: ``familiar_share`` when given, the learned one otherwise."""
+        if self.familiar_share is None:
+            return self.parameters_.familiar_share
+        return float(self.familiar_share)
+
     def _known_at(self, users: IndexArray, at: FloatArray) -> npt.NDArray[np.bool_]:
         """Known shoppers, less those last seen more than ``newcomer_after`` before ``at``."""
         known = super()._known_at(users, at)
@@ -668,7 +675,7 @@ class LearnedDecay(Recommender):
         share = self._within_share(at)
         scores, total = self._routed(window, evidence, repeat, share, params.mixture)
         starts = params.start_shares(
-            window, self.user_events_.columns, self.no_category_, self.familiar_share
+            window, self.user_events_.columns, self.no_category_, self._familiar_share_used
         )
         scores += share * (params.exploration * starts[:, self.item_slot_])
         scores /= (total + params.exploration)[:, None]
@@ -789,8 +796,8 @@ class LearnedDecay(Recommender):
             "repeat": r * same_item,
         }
         components = {name: float(value.sum() * long_term) for name, value in parts.items()}
-        starts = params.start_shares(window, columns, self.no_category_, self.familiar_share)
-        familiar = params.familiar_share if self.familiar_share is None else self.familiar_share
+        familiar = self._familiar_share_used
+        starts = params.start_shares(window, columns, self.no_category_, familiar)
         shop_start = (1.0 - familiar) * params.exploration_share[slot]
         own_start = float(starts[0, slot]) - shop_start
         components["popularity"] = float(params.exploration * shop_start * q * long_term)
