@@ -187,6 +187,9 @@ def test_missing_file_and_bad_arguments(run_cli, tmp_path: Path) -> None:
     no_seeds = run_cli("evaluate", "--data", "x.csv", "--seeds", "0")
     assert no_seeds.returncode == EXIT_USAGE
     assert "--seeds" in no_seeds.stderr
+    bad_selection = run_cli("evaluate", "--data", "x.csv", "--selection", "luck")
+    assert bad_selection.returncode == EXIT_USAGE
+    assert "--selection" in bad_selection.stderr and "'luck'" in bad_selection.stderr
     unknown_flag = run_cli("fit", "--bogus")
     assert unknown_flag.returncode == EXIT_USAGE
     bad_format = run_cli("data", "inspect", "x.csv", "--format", "excel")

@@ -30,6 +30,7 @@ from decayrec.data import EventLog, Split, leave_last_out, rolling_temporal_spli
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import DataValidationError, InvalidParameterError
 from decayrec.eval import (
+    GRID_SELECTIONS,
     EvaluationResult,
     ModelSpec,
     TuningResult,
@@ -135,11 +136,23 @@ def evaluate(
             "as `decayrec tune` does, instead of the half-life grid; 0: the grid.",
         ),
     ] = 0,
+    selection: Annotated[
+        str,
+        typer.Option(
+            help="How a model's parameter grid (learned-decay's) picks on validation: one-se, "
+            "the choice with the fewest changes from the model's defaults within one "
+            "standard error of the best; best, the highest score.",
+        ),
+    ] = "one-se",
     max_events_per_minute: BotRateOption = None,
     window: WindowOption = None,
 ) -> None:
     """Evaluate models on a log with full-ranking metrics and print a table."""
     check_case_options(protocol, target, repeats)
+    if selection not in GRID_SELECTIONS:
+        raise InvalidParameterError(
+            f"--selection must be one of {', '.join(GRID_SELECTIONS)}. Got {selection!r}."
+        )
     check_fold_options(
         protocol=protocol, folds=folds, trials=trials, at=at, horizon=horizon,
         validation=validation, tuned=tuned,
@@ -172,6 +185,7 @@ def evaluate(
         ks=ks,
         grid=[g for g in grid if g is not None],
         seeds=seeds,
+        selection=selection,
         trials=trials,
         tuned=tuned,
         tuned_doc=tuned_doc,
@@ -202,6 +216,7 @@ class _SplitRun:
     ks: tuple[int, ...]
     grid: list[timedelta]
     seeds: int
+    selection: str
     trials: int
     tuned: Path | None
     tuned_doc: dict[str, Any] | None
@@ -230,6 +245,7 @@ class _SplitRun:
             tune_half_lives=self.grid,
             dataset=self.dataset,
             seeds=self.seeds,
+            selection=self.selection,  # type: ignore[arg-type]
             progress=True,
         )
         doc = result.to_json_dict()

@@ -36,16 +36,19 @@ from decayrec.eval.runner import (
     default_model_specs,
     evaluate_models,
 )
+from decayrec.eval.selection import GRID_SELECTIONS, GridSelection, check_selection, select_choice
 from decayrec.eval.tuning import TUNABLE_MODELS, TuningResult, parse_metric, tune_model
 
 __all__ = [
     "DEFAULT_HALF_LIFE_GRID",
     "DEFAULT_REPORT_METRICS",
+    "GRID_SELECTIONS",
     "RANKING_METRICS",
     "TUNABLE_MODELS",
     "CasePart",
     "EvaluationCase",
     "EvaluationResult",
+    "GridSelection",
     "ModelResult",
     "ModelSpec",
     "PooledComparison",
@@ -54,6 +57,7 @@ __all__ = [
     "TuningResult",
     "average_metrics",
     "catalogue_coverage",
+    "check_selection",
     "default_model_specs",
     "evaluate_models",
     "hit_matrix",
@@ -66,5 +70,6 @@ __all__ = [
     "render_table",
     "render_text",
     "report_columns",
+    "select_choice",
     "tune_model",
 ]

@@ -5,7 +5,10 @@ test score would flatter decay. So each decaying model picks its half-life from 
 NDCG at the first cutoff on the *validation* part (fitted on train), is then refitted on
 train + validation with the chosen value, and only that refit is scored on the test part. Each
 decaying model is always compared with its ``-no-decay`` variant, fitted and tested the same
-way, so the benefit of decay is measured instead of assumed.
+way, so the benefit of decay is measured instead of assumed. A model with a parameter grid of
+its own (hundreds of choices where a half-life grid has four) picks by the one-standard-error
+rule by default (:mod:`decayrec.eval.selection`), so a small validation part does not crown
+its luckiest choice.
 
 The JSON document of :meth:`EvaluationResult.to_json_dict`::
 
@@ -36,6 +39,12 @@ import numpy as np
 from decayrec.errors import InvalidParameterError
 from decayrec.eval.metrics import metric_key
 from decayrec.eval.protocols import EvaluationCase, RepeatPolicy, TargetKind
+from decayrec.eval.selection import (
+    GridSelection,
+    check_selection,
+    gap_standard_errors,
+    select_choice,
+)
 from decayrec.eval.significance import CONFIDENCE, Interval, mean_interval, paired_differences
 from decayrec.models._params import to_json
 from decayrec.models.base import DECAY_ONLY_PARAMETERS, NO_DECAY_SUFFIX
@@ -450,6 +459,7 @@ def evaluate_models(
     add_no_decay_baselines: bool = True,
     dataset: str = "events",
     seeds: int = 1,
+    selection: GridSelection = "one-se",
     progress: bool = False,
 ) -> EvaluationResult:
     """Tune, refit and test several models on one split under one protocol.
@@ -494,6 +504,13 @@ def evaluate_models(
         with its seed (batch order, initialisation, where early stopping ends), on a small
         log by as much as the differences between models, so one seed both flatters the
         entry tuning picks (the best of many noisy scores) and misstates its test figure.
+    selection
+        How a parameter grid's choice is picked on validation (half-life grids always keep
+        the best): ``"one-se"`` (default), the choice with the fewest parameters away from
+        the model's defaults among those within one standard error of the best (the error
+        of the paired per-user gap), or ``"best"``, the highest score. Why: a model's grid
+        times its scoring grid is hundreds of choices, and on a validation part of a few
+        dozen shoppers the best of them is mostly luck (see :mod:`decayrec.eval.selection`).
     progress
         Print one line per fit to stderr.
 
@@ -519,6 +536,7 @@ def evaluate_models(
             f"The 'seeds' parameter must be an integer >= 1. Got {seeds!r} instead."
         )
     seeds = int(seeds)
+    check_selection(selection)
     if tune_max_users is not None and (
         isinstance(tune_max_users, bool)
         or not isinstance(tune_max_users, int)
@@ -558,7 +576,15 @@ def evaluate_models(
     try:
         results = [
             _run_spec(
-                spec, grid, validation_case, test_case, cutoffs, tuning_metric, reporter, seeds
+                spec,
+                grid,
+                validation_case,
+                test_case,
+                cutoffs,
+                tuning_metric,
+                reporter,
+                seeds,
+                selection,
             )
             for spec in specs
         ]
@@ -603,16 +629,21 @@ def _tune_param_grid(
     cutoff: int,
     reporter: _Reporter,
     seeds: int = 1,
+    selection: GridSelection = "one-se",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Fit one model per grid entry on train, score it on validation; the best entry wins.
+    """Fit one model per grid entry on train, score it on validation; ``selection`` picks.
 
     Each fit is scored once per entry of the model's :attr:`~Recommender.scoring_grid`
     (values that change scoring only, applied without a refit), so a choice is a grid entry
     and a scoring entry together. A model with a training seed is fitted with ``seeds`` seeds
-    per entry and scored by the mean over them.
+    per entry and scored by the mean over them. Each tuning row records how many parameters
+    the choice sets away from the model's defaults (``departures``) and the standard error of
+    its per-user gap to the best (``gap_se``), which :func:`~decayrec.eval.selection.select_choice`
+    reads.
     """
     choices: list[dict[str, Any]] = []
-    tuning: list[dict[str, Any]] = []
+    scores: list[float] = []
+    per_user: list[FloatArray] = []
     entries = _scoring_entries(spec)
     for entry in (dict(entry) for entry in spec.grid or ()):
         start = time.perf_counter()
@@ -620,16 +651,38 @@ def _tune_param_grid(
         applicable = models[0].applicable_scoring(entries)
         reporter.skip(len(entries) - len(applicable))
         for scoring in applicable:
-            score = _mean_score(models, validation_case, tuning_metric, cutoff, scoring)
-            choice = {**entry, **scoring}
-            choices.append(choice)
-            tuning.append({**{k: to_json(v) for k, v in choice.items()}, tuning_metric: score})
+            score, values = _mean_score(models, validation_case, tuning_metric, cutoff, scoring)
+            choices.append({**entry, **scoring})
+            scores.append(score)
+            per_user.append(values)
             reporter.log(
-                f"{spec.name}: {choice} -> validation {tuning_metric} {score:.4f} "
+                f"{spec.name}: {choices[-1]} -> validation {tuning_metric} {score:.4f} "
                 f"({time.perf_counter() - start:.1f}s)"
             )
-    best = max(range(len(choices)), key=lambda i: (tuning[i][tuning_metric], -i))
-    return choices[best], tuning
+    defaults = spec.build().get_params()
+    departures = [
+        sum(to_json(defaults.get(k)) != to_json(v) for k, v in choice.items()) for choice in choices
+    ]
+    picked = select_choice(scores, per_user, departures, selection)
+    best = select_choice(scores, per_user, departures, "best")
+    errors = gap_standard_errors(per_user, best)
+    tuning = [
+        {
+            **{k: to_json(v) for k, v in choice.items()},
+            tuning_metric: score,
+            "departures": departure,
+            "gap_se": float(error),
+        }
+        for choice, score, departure, error in zip(choices, scores, departures, errors, strict=True)
+    ]
+    if picked != best:
+        reporter.log(
+            f"{spec.name}: kept {choices[picked]} ({departures[picked]} departures from the "
+            f"defaults, validation {scores[picked]:.4f}): within one standard error "
+            f"({errors[picked]:.4f}) of the best, {choices[best]} ({scores[best]:.4f})",
+            advance=False,
+        )
+    return choices[picked], tuning
 
 
 def _mean_score(
@@ -638,11 +691,14 @@ def _mean_score(
     metric: str,
     cutoff: int,
     scoring: Mapping[str, Any] | None = None,
-) -> float:
+) -> tuple[float, FloatArray]:
     """``metric`` on ``case`` averaged over fitted models (one per training seed), each
-    rescored with the ``scoring`` parameters first when given."""
+    rescored with the ``scoring`` parameters first when given; and its per-user values
+    averaged the same way (NaN for a user without a target)."""
     scored = [model.with_scoring(**scoring) if scoring else model for model in models]
-    return float(np.mean([case.evaluate(model, (cutoff,))[metric] for model in scored]))
+    runs = [case.score(model, (cutoff,)) for model in scored]
+    score = float(np.mean([metrics[metric] for metrics, _ in runs]))
+    return score, np.mean([values[metric] for _, values in runs], axis=0)
 
 
 def _scoring_entries(spec: ModelSpec) -> list[dict[str, Any]]:
@@ -668,6 +724,7 @@ def _run_spec(
     tuning_metric: str,
     reporter: _Reporter,
     seeds: int = 1,
+    selection: GridSelection = "one-se",
 ) -> ModelResult:
     """Tune one model's half-life or grid on validation, refit (once per training seed), and
     score it on test."""
@@ -675,7 +732,7 @@ def _run_spec(
     tuning: list[dict[str, Any]] | None = None
     if spec.tunes_grid and validation_case is not None:
         overrides, tuning = _tune_param_grid(
-            spec, validation_case, tuning_metric, cutoffs[0], reporter, seeds
+            spec, validation_case, tuning_metric, cutoffs[0], reporter, seeds, selection
         )
     elif spec.tunes_half_life and validation_case is not None:
         tuning = []
@@ -685,7 +742,7 @@ def _run_spec(
                 m.fit(validation_case.fit_events)
                 for m in _seeded(spec, seeds, {"half_life": half_life})
             ]
-            score = _mean_score(models, validation_case, tuning_metric, cutoffs[0])
+            score, _ = _mean_score(models, validation_case, tuning_metric, cutoffs[0])
             tuning.append({"half_life": half_life.total_seconds(), tuning_metric: score})
             reporter.log(
                 f"{spec.name}: half-life {_duration_text(half_life)} -> validation "

@@ -383,14 +383,87 @@ def test_parameter_grid_is_tuned_on_validation_like_a_half_life(recency_log: Eve
     # (nothing left to tune), so it fits once
     assert fit_log == [(long, n_train), (short, n_train), (short, n_both), (None, n_both)]
     tuned, baseline = result.results
+    # every user gains the same: the gap has no noise, so one-se keeps the best
     assert tuned.tuning == [
-        {"half_life": long.total_seconds(), "ndcg@1": 0.0},
-        {"half_life": short.total_seconds(), "ndcg@1": 1.0},
+        {"half_life": long.total_seconds(), "ndcg@1": 0.0, "departures": 1, "gap_se": 0.0},
+        {"half_life": short.total_seconds(), "ndcg@1": 1.0, "departures": 1, "gap_se": 0.0},
     ]
     assert tuned.params["half_life"] == short.total_seconds()
     assert baseline.model == "recent-no-decay" and baseline.tuning is None
     doc = json.loads(json.dumps(result.to_json_dict()))
     assert doc["tuning"]["recent"]["grid"] == tuned.tuning
+
+
+def _mixed_recency_log(n_for_short: int, n_for_long: int, n_alike: int) -> EventLog:
+    """Leave-last-out (day 22 tests, day 21 validates) where a 6-hour half-life is right for
+    ``n_for_short`` users, the default 7 days for ``n_for_long`` and both for ``n_alike``.
+
+    For short: an old item 5 times on days 10-14, a new one on days 20, 21, 22 (7 days still
+    ranks the old one first). For long: an item 5 times on days 15-19, another on day 20, the
+    first again on days 21 and 22 (6 hours ranks the day-20 item first). Alike: one item.
+    """
+    users: list[int] = []
+    items: list[int] = []
+    days: list[float] = []
+
+    def add(user: int, item: int, when: list[float]) -> None:
+        users.extend([user] * len(when))
+        items.extend([item] * len(when))
+        days.extend(when)
+
+    for user in range(n_for_short + n_for_long + n_alike):
+        first, second = 2 * user, 2 * user + 1
+        if user < n_for_short:
+            add(user, first, [10.0, 11.0, 12.0, 13.0, 14.0])
+            add(user, second, [20.0, 21.0, 22.0])
+        elif user < n_for_short + n_for_long:
+            add(user, first, [15.0, 16.0, 17.0, 18.0, 19.0])
+            add(user, second, [20.0])
+            add(user, first, [21.0, 22.0])
+        else:
+            add(user, first, [18.0, 19.0, 20.0, 21.0, 22.0])
+    order = np.argsort(days, kind="stable")
+    return make_log([users[i] for i in order], [items[i] for i in order], [days[i] for i in order])
+
+
+@pytest.mark.parametrize(
+    ("n_for_short", "n_for_long", "one_se_keeps"),
+    [(3, 2, "default"), (6, 0, "short")],
+    ids=["gain-within-noise", "clear-gain"],
+)
+def test_grid_selection_one_se_keeps_the_defaults_unless_the_gain_is_clear(
+    n_for_short: int, n_for_long: int, one_se_keeps: str
+) -> None:
+    split = leave_last_out(
+        _mixed_recency_log(n_for_short, n_for_long, 20 - n_for_short - n_for_long)
+    )
+    default, short = timedelta(days=7), timedelta(hours=6)
+    assert SpyRecent().get_params()["half_life"] == default.total_seconds()
+    spec = ModelSpec("recent", {}, SpyRecent, grid=[{"half_life": default}, {"half_life": short}])
+    picked: dict[str, float] = {}
+    for selection in ("best", "one-se"):
+        result = evaluate_models(
+            split,
+            [spec],
+            repeats="allow",
+            ks=(1,),
+            add_no_decay_baselines=False,
+            selection=selection,  # type: ignore[arg-type]
+        )
+        (tuned,) = result.results
+        picked[selection] = tuned.params["half_life"]
+        kept, shorter = tuned.tuning or []
+        assert kept["departures"] == 0 and shorter["departures"] == 1
+        assert shorter["gap_se"] == 0.0 and kept["gap_se"] > 0.0
+        assert shorter["ndcg@1"] - kept["ndcg@1"] == pytest.approx((n_for_short - n_for_long) / 20)
+    assert picked["best"] == short.total_seconds()
+    expected = default if one_se_keeps == "default" else short
+    assert picked["one-se"] == expected.total_seconds()
+
+
+def test_grid_selection_must_be_known(recency_log: EventLog) -> None:
+    with pytest.raises(InvalidParameterError, match="'selection'"):
+        evaluate_models(leave_last_out(recency_log), ["recent-items"], selection="lucky")  # type: ignore[arg-type]
 
 
 def test_parameter_grid_of_a_model_without_decay(recency_log: EventLog) -> None:

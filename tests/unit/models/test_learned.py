@@ -440,8 +440,18 @@ def test_evaluate_picks_the_similarity_and_ordering_scale_on_validation(
         tried = [{key: row[key] for key in choice} for row, choice in zip(
             tuning, expected, strict=True)]  # fmt: skip
         assert tried == expected
-        best = max(range(len(tuning)), key=lambda i: (tuning[i]["ndcg@10"], -i))
-        assert to_json({key: result_of_model.params[key] for key in tried[best]}) == tried[best]
+        # the one-standard-error rule: the fewest departures from the defaults within one
+        # standard error of the best, then the higher score
+        defaults = to_json(LearnedDecay(**fast).get_params())
+        assert [row["departures"] for row in tuning] == [
+            sum(defaults[key] != value for key, value in choice.items()) for choice in tried
+        ]
+        top = max(row["ndcg@10"] for row in tuning)
+        close = [i for i, row in enumerate(tuning) if top - row["ndcg@10"] <= row["gap_se"]]
+        fewest = min(tuning[i]["departures"] for i in close)
+        kept = max((i for i in close if tuning[i]["departures"] == fewest),
+                   key=lambda i: (tuning[i]["ndcg@10"], -i))  # fmt: skip
+        assert to_json({key: result_of_model.params[key] for key in tried[kept]}) == tried[kept]
     fixed = evaluate_models(
         split, [ModelSpec("learned-decay", {**fast, "similarity": "cosine"})],
         repeats="allow", ks=(10,), add_no_decay_baselines=False,
