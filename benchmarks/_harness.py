@@ -239,6 +239,25 @@ def add_case_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="fmt", default="csv")
     parser.add_argument("--protocol", choices=("loo", "temporal"), default="loo")
     parser.add_argument("--target", choices=("item", "category"), default="item")
+    parser.add_argument(
+        "--fold",
+        type=_parse_fold,
+        default=None,
+        help="K/N (temporal): fold K of `decayrec evaluate --folds N` (1 oldest) instead of "
+        "the default split (which is fold N/N)",
+    )
+
+
+def _parse_fold(text: str) -> tuple[int, int]:
+    """``"1/4"`` -> ``(1, 4)`` (argparse ``type=``)."""
+    number, _, count = text.partition("/")
+    try:
+        fold, folds = int(number), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N such as 1/4, got {text!r}") from None
+    if not 1 <= fold <= folds:
+        raise argparse.ArgumentTypeError(f"expected 1 <= K <= N in K/N, got {text!r}")
+    return fold, folds
 
 
 def validation_case(args: argparse.Namespace, max_users: int = 5000) -> EvaluationCase:
@@ -247,19 +266,32 @@ def validation_case(args: argparse.Namespace, max_users: int = 5000) -> Evaluati
     from decayrec.data import load_events
 
     events, _ = load_events(args.data, args.fmt)
-    case, description = validation_case_of(events, args.protocol, args.target, max_users)
+    case, description = validation_case_of(
+        events, args.protocol, args.target, max_users, fold=args.fold
+    )
     print(f"{args.data}: {description}; {case.n_users} validation users")
     return case
 
 
 def validation_case_of(
-    events: EventLog, protocol: str, target: TargetKind, max_users: int | None = 5000
+    events: EventLog,
+    protocol: str,
+    target: TargetKind,
+    max_users: int | None = 5000,
+    fold: tuple[int, int] | None = None,
 ) -> tuple[EvaluationCase, str]:
     """The validation case of ``events`` split as ``decayrec evaluate`` splits them (repeats
-    allowed; ``max_users=None``: every validation user), and the split's description."""
+    allowed; ``max_users=None``: every validation user), and the split's description.
+    ``fold=(k, n)``: the split of fold ``k`` of ``decayrec evaluate --folds n`` instead."""
     from decayrec.cli.evaluate import split_events
+    from decayrec.data import rolling_temporal_splits
     from decayrec.eval.protocols import EvaluationCase
 
-    split = split_events(events, protocol, at=None, horizon=None, validation=None)
+    if fold is None:
+        split = split_events(events, protocol, at=None, horizon=None, validation=None)
+    elif protocol != "temporal":
+        raise ValueError(f"--fold needs --protocol temporal. Got {protocol!r}.")
+    else:
+        split = rolling_temporal_splits(events, fold[1])[fold[0] - 1]
     case = EvaluationCase.from_split(split, part="validation", target=target, repeats="allow")
     return (case if max_users is None else case.subsample(max_users)), split.description

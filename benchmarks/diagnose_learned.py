@@ -1,10 +1,11 @@
 """Diagnosis: where LearnedDecay's validation ranking stands against DecayedItemKNN, and why.
 
 Run ``python benchmarks/diagnose_learned.py --data PATH --format FMT --protocol loo|temporal
-[--target item|category] [--params JSON] [--half-lives 1d,7h] [--scales 0.1,3]
+[--target item|category] [--fold K/N] [--params JSON] [--half-lives 1d,7h] [--scales 0.1,3]
 [--familiar 0.5,0.75] [--seeds 1,2,3]``. It reads the validation case of ``decayrec
-evaluate`` (the same split, repeats allowed, at most 5,000 users; the test part is never
-read), fits ``learned-decay`` with ``--params`` on its training part and prints:
+evaluate`` (the same split, or with ``--fold`` that of fold K of ``--folds N``; repeats
+allowed, at most 5,000 users; the test part is never read), fits ``learned-decay`` with
+``--params`` on its training part and prints:
 
 * validation NDCG@10 of the fitted model, its evidence mixes and session share;
 * the *effective* half-life of the log's most frequent (category, event type) pair,
