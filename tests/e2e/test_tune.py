@@ -148,6 +148,7 @@ def test_rolling_origin_folds_tuned_by_optuna_per_fold(
     stdout = " ".join(run.stdout.split())
     assert "fold 1/2" in stdout and "fold 2/2" in stdout
     assert "2 folds pooled" in stdout and "clustered by user" in stdout
+    assert "decayed-profile minus each model, ndcg@10: decayed-profile-no-decay " in stdout
     doc = json.loads(results.read_text())
     assert len(doc["folds"]) == 2
     for fold in doc["folds"]:
@@ -167,6 +168,7 @@ def test_rolling_origin_folds_tuned_by_optuna_per_fold(
     assert pooled["n_pairs"] == sum(pooled["fold_users"])
     assert pooled["n_users"] <= pooled["n_pairs"]
     assert set(pooled["mean"]) == {"decayed-profile", "decayed-profile-no-decay"}
+    assert set(pooled["pairwise_differences"]) == set(pooled["mean"])
 
 
 @pytest.mark.parametrize(

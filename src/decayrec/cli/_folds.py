@@ -22,7 +22,13 @@ from decayrec.eval.protocols import RepeatPolicy, TargetKind
 from decayrec.eval.runner import default_model_specs
 from decayrec.models import NO_DECAY_SUFFIX
 
-__all__ = ["check_fold_options", "pooled_table", "search_fixed_models", "with_tuned_params"]
+__all__ = [
+    "check_fold_options",
+    "first_model_differences",
+    "pooled_table",
+    "search_fixed_models",
+    "with_tuned_params",
+]
 
 
 def check_fold_options(
@@ -128,3 +134,14 @@ def pooled_table(pooled: PooledComparison, title: str) -> Table:
             f"{difference.estimate:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]",
         )
     return table
+
+
+def first_model_differences(pooled: PooledComparison) -> str:
+    """One line: the first model listed (the one a run is about) minus each other model,
+    pooled, with its clustered interval; ``""`` with a single model."""
+    first = pooled.models[0]
+    parts = []
+    for model in pooled.models[1:]:
+        gap = pooled.pairwise[model][first]  # first − model
+        parts.append(f"{model} {gap.estimate:+.4f} [{gap.low:+.4f}, {gap.high:+.4f}]")
+    return f"{first} minus each model, {pooled.metric}: " + "; ".join(parts) if parts else ""

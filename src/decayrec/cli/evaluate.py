@@ -22,6 +22,7 @@ from decayrec.cli._common import (
 )
 from decayrec.cli._folds import (
     check_fold_options,
+    first_model_differences,
     pooled_table,
     search_fixed_models,
     with_tuned_params,
@@ -279,6 +280,8 @@ def _pooled_doc(
         f"{first.repeats} — {pooled.n_pairs:,} (fold, user) pairs of {pooled.n_users:,} users"
     )
     console.print(pooled_table(pooled, title))
+    if line := first_model_differences(pooled):
+        console.print(line)
     return {
         "dataset": dataset,
         "protocol": first.protocol,

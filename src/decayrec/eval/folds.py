@@ -10,7 +10,7 @@ scored on it); this module pools the folds' per-user figures into one table.
 What: :func:`pool_folds` takes the folds' :class:`~decayrec.eval.runner.EvaluationResult`
 objects (with their per-user values, i.e. not read back from JSON) and returns, per model, the
 mean over every (test period, shopper) pair with its 95 % interval, and its paired difference
-to the best model. A shopper tested in several periods is one cluster
+to the best model and to every other. A shopper tested in several periods is one cluster
 (:func:`~decayrec.eval.significance.clustered_mean_interval`): their figures move together, so
 the intervals count shoppers, not pairs, as the independent draws.
 """
@@ -56,6 +56,12 @@ class PooledComparison:
     difference
         Per model, the mean paired difference to ``reference`` with its user-clustered
         interval.
+    pairwise
+        ``pairwise[other][model]``: ``model``'s mean paired difference to ``other``, for
+        every pair (``difference`` is ``pairwise[reference]``). Why: the question a run is
+        about is often one model against another that is not the best (a learned model
+        against the tuned fixed ones when its own decay-off variant leads), and the JSON,
+        without per-user values, cannot answer it afterwards.
     n_pairs
         (test period, shopper) pairs pooled.
     fold_users
@@ -68,6 +74,7 @@ class PooledComparison:
     per_fold: dict[str, list[float]]
     reference: str
     difference: dict[str, Interval]
+    pairwise: dict[str, dict[str, Interval]]
     n_pairs: int
     fold_users: list[int]
 
@@ -90,6 +97,10 @@ class PooledComparison:
             "per_fold": {model: list(values) for model, values in self.per_fold.items()},
             "difference_to_reference": {
                 model: interval.to_json() for model, interval in self.difference.items()
+            },
+            "pairwise_differences": {
+                other: {model: interval.to_json() for model, interval in differences.items()}
+                for other, differences in self.pairwise.items()
             },
         }
 
@@ -133,6 +144,7 @@ def pool_folds(folds: Sequence[EvaluationResult], metric: str) -> PooledComparis
     clusters = np.asarray(users, dtype=object)
     mean = {model: clustered_mean_interval(pooled[model], clusters) for model in models}
     reference = max(models, key=lambda model: (mean[model].estimate, -models.index(model)))
+    pairwise = {other: paired_differences(pooled, other, clusters=clusters) for other in models}
     return PooledComparison(
         metric=metric,
         models=models,
@@ -142,7 +154,8 @@ def pool_folds(folds: Sequence[EvaluationResult], metric: str) -> PooledComparis
             for model, parts in values.items()
         },
         reference=reference,
-        difference=paired_differences(pooled, reference, clusters=clusters),
+        difference=pairwise[reference],
+        pairwise=pairwise,
         n_pairs=len(users),
         fold_users=[len(fold.user_ids) for fold in folds],
     )

@@ -60,6 +60,24 @@ def test_pools_every_period_and_user_pair_and_clusters_by_user() -> None:
     assert doc["reference"] == "a"
     assert doc["n_users"] == 4
     assert doc["difference_to_reference"]["b"]["n_users"] == 4
+    # every pair, not only against the best: a minus b, here b is not the best
+    assert pooled.pairwise["a"] == pooled.difference
+    assert pooled.pairwise["b"]["a"] == clustered_mean_interval(-b_minus_a, users)
+    assert doc["pairwise_differences"]["b"]["a"]["estimate"] == pytest.approx(0.1)
+
+
+def test_the_first_model_is_compared_with_each_other_model_when_it_is_not_the_best() -> None:
+    from decayrec.cli._folds import first_model_differences
+
+    fold = _fold(["u1", "u2", "u3"], {"a": [0.5, 0.5, 0.2], "b": [1.0, 1.0, 0.0], "c": [0.0] * 3})
+    pooled = pool_folds([fold], METRIC)
+    assert pooled.reference == "b"
+    line = first_model_differences(pooled)
+    a_minus_b = clustered_mean_interval(np.array([-0.5, -0.5, 0.2]), ["u1", "u2", "u3"])
+    assert line.startswith("a minus each model, ndcg@10: b -0.2667 [")
+    assert f"[{a_minus_b.low:+.4f}, {a_minus_b.high:+.4f}]" in line
+    assert "; c +0.4000 [" in line
+    assert first_model_differences(pool_folds([_fold(["u1"], {"a": [1.0]})], METRIC)) == ""
 
 
 def test_ties_go_to_the_model_listed_first() -> None:
