@@ -641,28 +641,10 @@ def _tune_param_grid(
     its per-user gap to the best (``gap_se``), which :func:`~decayrec.eval.selection.select_choice`
     reads.
     """
-    choices: list[dict[str, Any]] = []
-    scores: list[float] = []
-    per_user: list[FloatArray] = []
-    entries = _scoring_entries(spec)
-    for entry in (dict(entry) for entry in spec.grid or ()):
-        start = time.perf_counter()
-        models = [m.fit(validation_case.fit_events) for m in _seeded(spec, seeds, entry)]
-        applicable = models[0].applicable_scoring(entries)
-        reporter.skip(len(entries) - len(applicable))
-        for scoring in applicable:
-            score, values = _mean_score(models, validation_case, tuning_metric, cutoff, scoring)
-            choices.append({**entry, **scoring})
-            scores.append(score)
-            per_user.append(values)
-            reporter.log(
-                f"{spec.name}: {choices[-1]} -> validation {tuning_metric} {score:.4f} "
-                f"({time.perf_counter() - start:.1f}s)"
-            )
-    defaults = spec.build().get_params()
-    departures = [
-        sum(to_json(defaults.get(k)) != to_json(v) for k, v in choice.items()) for choice in choices
-    ]
+    choices, scores, per_user = _score_grid(
+        spec, validation_case, tuning_metric, cutoff, reporter, seeds
+    )
+    departures = _departures(spec, choices)
     picked = select_choice(scores, per_user, departures, selection)
     best = select_choice(scores, per_user, departures, "best")
     errors = gap_standard_errors(per_user, best)
@@ -683,6 +665,47 @@ def _tune_param_grid(
             advance=False,
         )
     return choices[picked], tuning
+
+
+def _score_grid(
+    spec: ModelSpec,
+    validation_case: EvaluationCase,
+    tuning_metric: str,
+    cutoff: int,
+    reporter: _Reporter,
+    seeds: int,
+) -> tuple[list[dict[str, Any]], list[float], list[FloatArray]]:
+    """Every choice of ``spec``'s grid (entry and applicable scoring entry), its validation
+    score and its per-user values, each the mean over the training seeds."""
+    choices: list[dict[str, Any]] = []
+    scores: list[float] = []
+    per_user: list[FloatArray] = []
+    entries = _scoring_entries(spec)
+    for entry in (dict(entry) for entry in spec.grid or ()):
+        start = time.perf_counter()
+        models = [m.fit(validation_case.fit_events) for m in _seeded(spec, seeds, entry)]
+        applicable = models[0].applicable_scoring(entries)
+        reporter.skip(len(entries) - len(applicable))
+        for scoring in applicable:
+            score, values = _mean_score(models, validation_case, tuning_metric, cutoff, scoring)
+            choices.append({**entry, **scoring})
+            scores.append(score)
+            per_user.append(values)
+            reporter.log(
+                f"{spec.name}: {choices[-1]} -> validation {tuning_metric} {score:.4f} "
+                f"({time.perf_counter() - start:.1f}s)"
+            )
+    return choices, scores, per_user
+
+
+def _departures(spec: ModelSpec, choices: Sequence[Mapping[str, Any]]) -> list[int]:
+    """How many parameters each choice sets to another value than ``spec`` builds with
+    (compared in their JSON form, so a duration and its seconds are one value)."""
+    defaults = spec.build().get_params()
+    return [
+        sum(to_json(defaults.get(key)) != to_json(value) for key, value in choice.items())
+        for choice in choices
+    ]
 
 
 def _mean_score(
