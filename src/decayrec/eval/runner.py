@@ -467,8 +467,8 @@ def evaluate_models(
     For every model: if it decays and its ``half_life`` is not fixed in its params, fit it on
     ``split.train`` once per half-life in ``tune_half_lives`` and keep the one with the best
     ``ndcg@ks[0]`` on the validation part (at most ``tune_max_users`` users; ties: the earlier
-    grid entry); a spec with its own :attr:`ModelSpec.grid` tunes that grid the same way
-    instead; then fit on train + validation with that half-life, timing the fit, and score
+    grid entry); a spec with its own :attr:`ModelSpec.grid` tunes that grid instead, picked
+    by ``selection``; then fit on train + validation with that half-life, timing the fit, and score
     it on the test part. Models without decay skip the tuning. Every model sees the same test
     users, instants and targets (one :class:`~decayrec.eval.protocols.EvaluationCase`).
 
