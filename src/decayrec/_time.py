@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -62,9 +62,11 @@ def parse_instant(value: datetime | str | float, *, name: str = "at") -> float:
     if isinstance(value, str):
         text = value.strip()
         try:
-            return float(text)
+            seconds = float(text)
         except ValueError:
             pass
+        else:
+            return _representable(seconds, name=name, value=value)
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -73,7 +75,23 @@ def parse_instant(value: datetime | str | float, *, name: str = "at") -> float:
                 f"Got {value!r} instead."
             ) from None
         return parse_instant(parsed, name=name)
-    return float(value)
+    return _representable(float(value), name=name, value=value)
+
+
+#: Unix seconds of the first and last instants a ``datetime`` can hold (years 1 and 9999).
+_FIRST_SECONDS: Final = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+_LAST_SECONDS: Final = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
+
+def _representable(seconds: float, *, name: str, value: object) -> float:
+    """``seconds``, unless it is not finite or no date can show it (years 1 to 9999): such an
+    instant would fail later, in a response or a report, far from the value that caused it."""
+    if not _FIRST_SECONDS <= seconds <= _LAST_SECONDS:  # also false for NaN
+        raise InvalidParameterError(
+            f"The '{name}' parameter must be an instant between the years 1 and 9999 (Unix "
+            f"seconds {_FIRST_SECONDS:.0f} to {_LAST_SECONDS:.0f}). Got {value!r} instead."
+        )
+    return seconds
 
 
 def from_seconds(seconds: float) -> datetime:
