@@ -31,10 +31,10 @@ from decayrec.data import EventLog, Split, leave_last_out, rolling_temporal_spli
 from decayrec.data.split import default_temporal_cutoff
 from decayrec.errors import DataValidationError, InvalidParameterError
 from decayrec.eval import (
-    GRID_SELECTIONS,
     EvaluationResult,
     ModelSpec,
     TuningResult,
+    check_selection,
     evaluate_models,
     pool_folds,
     render_table,
@@ -150,10 +150,7 @@ def evaluate(
 ) -> None:
     """Evaluate models on a log with full-ranking metrics and print a table."""
     check_case_options(protocol, target, repeats)
-    if selection not in GRID_SELECTIONS:
-        raise InvalidParameterError(
-            f"--selection must be one of {', '.join(GRID_SELECTIONS)}. Got {selection!r}."
-        )
+    check_selection(selection, name="--selection")
     check_fold_options(
         protocol=protocol, folds=folds, trials=trials, at=at, horizon=horizon,
         validation=validation, tuned=tuned,

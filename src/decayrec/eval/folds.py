@@ -53,12 +53,9 @@ class PooledComparison:
         Per model, its mean in each fold (oldest first).
     reference
         The model with the highest pooled mean (ties: the earlier one).
-    difference
-        Per model, the mean paired difference to ``reference`` with its user-clustered
-        interval.
     pairwise
         ``pairwise[other][model]``: ``model``'s mean paired difference to ``other``, for
-        every pair (``difference`` is ``pairwise[reference]``). Why: the question a run is
+        every pair (:attr:`difference` is ``pairwise[reference]``). Why: the question a run is
         about is often one model against another that is not the best (a learned model
         against the tuned fixed ones when its own decay-off variant leads), and the JSON,
         without per-user values, cannot answer it afterwards.
@@ -73,10 +70,15 @@ class PooledComparison:
     mean: dict[str, Interval]
     per_fold: dict[str, list[float]]
     reference: str
-    difference: dict[str, Interval]
     pairwise: dict[str, dict[str, Interval]]
     n_pairs: int
     fold_users: list[int]
+
+    @property
+    def difference(self) -> dict[str, Interval]:
+        """Per model, the mean paired difference to :attr:`reference` with its user-clustered
+        interval (``pairwise[reference]``)."""
+        return self.pairwise[self.reference]
 
     @property
     def n_users(self) -> int:
@@ -154,7 +156,6 @@ def pool_folds(folds: Sequence[EvaluationResult], metric: str) -> PooledComparis
             for model, parts in values.items()
         },
         reference=reference,
-        difference=pairwise[reference],
         pairwise=pairwise,
         n_pairs=len(users),
         fold_users=[len(fold.user_ids) for fold in folds],

@@ -41,6 +41,7 @@ from decayrec.eval.metrics import metric_key
 from decayrec.eval.protocols import EvaluationCase, RepeatPolicy, TargetKind
 from decayrec.eval.selection import (
     GridSelection,
+    best_choice,
     check_selection,
     gap_standard_errors,
     select_choice,
@@ -646,7 +647,7 @@ def _tune_param_grid(
     )
     departures = _departures(spec, choices)
     picked = select_choice(scores, per_user, departures, selection)
-    best = select_choice(scores, per_user, departures, "best")
+    best = best_choice(scores)
     errors = gap_standard_errors(per_user, best)
     tuning = [
         {

@@ -24,6 +24,7 @@ from decayrec.types import FloatArray
 __all__ = [
     "GRID_SELECTIONS",
     "GridSelection",
+    "best_choice",
     "check_selection",
     "gap_standard_errors",
     "select_choice",
@@ -35,13 +36,19 @@ GridSelection = Literal["best", "one-se"]
 GRID_SELECTIONS: tuple[str, ...] = get_args(GridSelection)
 
 
-def check_selection(selection: object) -> None:
-    """Raise naming the parameter unless ``selection`` is one of :data:`GRID_SELECTIONS`."""
+def check_selection(selection: object, *, name: str = "selection") -> None:
+    """Raise naming the parameter (``name``: ``--selection`` on the command line) unless
+    ``selection`` is one of :data:`GRID_SELECTIONS`."""
     if selection not in GRID_SELECTIONS:
         raise InvalidParameterError(
-            f"The 'selection' parameter must be one of {', '.join(GRID_SELECTIONS)}. "
+            f"The '{name}' parameter must be one of {', '.join(GRID_SELECTIONS)}. "
             f"Got {selection!r} instead."
         )
+
+
+def best_choice(scores: Sequence[float]) -> int:
+    """The index of the highest score (ties: the earlier choice)."""
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
 def gap_standard_errors(per_user: Sequence[FloatArray], best: int) -> FloatArray:
@@ -88,7 +95,7 @@ def select_choice(
             "The 'scores', 'per_user' and 'departures' parameters must be non-empty and of one "
             f"length. Got {len(scores)}, {len(per_user)} and {len(departures)}."
         )
-    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    best = best_choice(scores)
     if selection == "best":
         return best
     errors = gap_standard_errors(per_user, best)
