@@ -133,6 +133,12 @@ class HistoryWindow:
             self.positions[rows], self.valid[rows], self.age_days[rows], self.in_session[rows]
         )
 
+    def before_visit(self) -> HistoryWindow:
+        """The same windows with the visit under way masked out (``valid`` only before it)."""
+        return HistoryWindow(
+            self.positions, self.valid & ~self.in_session, self.age_days, self.in_session
+        )
+
 
 def prediction_windows(
     predictions: Predictions,

@@ -12,7 +12,7 @@ The model (``cat`` includes one extra "no category" slot; ages in days)::
     c_e       = w[type_e] · 2^(-age_e / h_e)                          (decayed evidence)
     r_e       = ρ[cat_e] · LogNormal(age_e; μ[cat_e], σ)   for purchases  (due repeat)
     λ_i       = Σ_e c_e · (α_cat q_i [cat_e = cat_i] + α_item [item_e = i] + α_sim S[item_e, i])
-                + β s_u[cat_i] q_i + Σ_e r_e [item_e = i]
+                + β s_u[cat_i] q_i + Σ_e r_e [item_e = i]     (e: events before the visit)
     s_u       = (1 - κ) π + κ m_u                   (where u's new interests start)
     P(i | u)  = λ_i / Σ_j λ_j                         (no visit under way)
     P(i | u)  = (1 - π_s) λ_i / Σ_j λ_j + π_s μ_i / Σ_j μ_j   (a visit under way)
@@ -21,17 +21,18 @@ where ``μ_i`` routes the *undecayed* weights ``w[type_e]`` of the visit's own e
 ``λ_i`` but with a mixture ``α_s`` of its own (no exploration, no repeats).
 
 The session mixture is short-term interest: while a visit is under way (events linked to
-now by gaps of at most ``session_gap``) its own events predict with share ``π_s``, so that
-the per-category ``h`` describe how interest carries from one visit to the next, not how a
-session continues. ``q_i = (1 - ρ) q_i^all + ρ q_i^recent`` is the item's share of its
-category's events (all of them, and decayed with ``popularity_half_life`` up to now; ``ρ``
-is learned), ``π`` the
-learned distribution of where the shop's new interests start (the categories' event shares,
-tilted per category), ``m_u`` the user's own category mix over the window (undecayed type
-weights, however old), ``κ`` the learned share of new interests that start there, and ``S``
-the row-normalised item-item similarity; every term sums over items in
-closed form, so the normaliser is exact over the whole catalogue (a full softmax without
-touching every item).
+now by gaps of at most ``session_gap``) its own events predict with share ``π_s``, and
+``λ`` reads only the events *before* the visit (``separate_visit``; fits before it let
+``λ`` read the visit too), so that the per-category ``h`` describe how interest carries
+from one visit to the next, not how a session continues, and every event of a visit, not
+only its first, tells how it does. ``q_i = (1 - ρ) q_i^all + ρ q_i^recent`` is the item's
+share of its category's events (all of them, and decayed with ``popularity_half_life`` up to
+now; ``ρ`` is learned), ``π`` the learned distribution of where the shop's new interests
+start (the categories' event shares, tilted per category), ``m_u`` the user's own category
+mix over the window (undecayed type weights, however old), ``κ`` the learned share of new
+interests that start there, and ``S`` the row-normalised item-item similarity; every term
+sums over items in closed form, so the normaliser is exact over the whole catalogue (a full
+softmax without touching every item).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ class DecayParameters:
     feature_scale: FloatArray
     max_log_adjust: float  # A
     familiar_share: float = 0.0  # κ: new interests start in the shopper's own category mix
+    #: λ reads only the events before the visit under way (False: fitted before this existed,
+    #: when λ read the visit too and only a visit's first event trained it).
+    separate_visit: bool = False
 
     # ------------------------------------------------------------------ forward pass
     def user_adjustment(self, features: FloatArray) -> FloatArray:
@@ -136,10 +140,14 @@ class DecayParameters:
         """Per-event ``(decay, c, r)`` of a window, each ``(rows, width)`` and 0 where padded.
 
         ``decay`` is the kernel ``2^(-age / h)``, ``c`` the evidence and ``r`` the due-repeat
-        intensity. With ``ordering_scale`` ``f != 1`` a row's events share its total evidence
-        ``Σ c`` (its reliance on history against new interests, as fitted) in proportion to
-        ``w · 2^(-age / (f · h))`` instead, and ``decay`` is that kernel.
+        intensity; with ``separate_visit`` all three are 0 on the visit under way, whose
+        events only the session part reads. With ``ordering_scale`` ``f != 1`` a row's events
+        share its total evidence ``Σ c`` (its reliance on history against new interests, as
+        fitted) in proportion to ``w · 2^(-age / (f · h))`` instead, and ``decay`` is that
+        kernel.
         """
+        if self.decays and self.separate_visit:
+            window = window.before_visit()
         positions, valid = window.positions, window.valid
         category = _category_slot(columns.category[positions], no_category)
         event_type = columns.event_type[positions]
@@ -217,7 +225,7 @@ class DecayParameters:
                 values[f.name] = f.default  # a field added since (it then had no effect)
                 continue
             array = np.asarray(arrays[name], dtype=np.float64)
-            if f.name == "decays":
+            if f.type in ("bool", bool):
                 values[f.name] = bool(array[0])
             elif f.type in ("float", float):
                 values[f.name] = float(array[0])

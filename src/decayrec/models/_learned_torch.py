@@ -73,6 +73,7 @@ class TrainingConfig:
     patience: int
     seed: int
     fixed_recent_share: float | None = None  # ρ as given (not learned); None: learned
+    separate_visit: bool = False  # long-term evidence before the visit, every target trains it
 
 
 @dataclass(frozen=True)
@@ -278,10 +279,13 @@ class _LearnedDecayModule(nn.Module):
     ) -> torch.Tensor:
         """Σ_targets weight · -log P(target | history) for one batch."""
         weight = self.type_weight()[batch.event_type]
+        separate = self.config.decays and self.config.separate_visit
+        # With separate_visit the long-term part reads only the events before the visit.
+        long_term_valid = batch.valid * (1 - batch.in_session) if separate else batch.valid
         if self.config.decays:
             if log_h is None:
                 log_h = self.log_half_life(batch)
-            decay = torch.exp(-_LN2 * batch.age * torch.exp(-log_h)) * batch.valid
+            decay = torch.exp(-_LN2 * batch.age * torch.exp(-log_h)) * long_term_valid
         else:
             decay = batch.valid
         evidence = weight * decay
@@ -293,23 +297,27 @@ class _LearnedDecayModule(nn.Module):
         score = score + exploration * share * self.start_share(weight, batch)
         normaliser = normaliser + exploration
         if self.config.decays and self.config.repeats:
-            repeat = self._repeat(batch)
+            repeat = self._repeat(batch) * long_term_valid
             normaliser = normaliser + repeat.sum(dim=1)
             score = score + (repeat * batch.same_item).sum(dim=1)
         probability = score / normaliser
         if self.config.decays:
-            # Inside a visit only the session share learns: the decay, weights and routing are
-            # learned from visit-opening targets, where interest has had to carry over a gap
-            # (a session's continuation would otherwise drag every half-life toward it).
-            # The visit routes its evidence by its own mixture: inside a visit shoppers move
-            # to neighbours of what they just saw more than across visits.
+            # The decay, weights and routing learn how interest carries over a gap: with
+            # separate_visit from every target, read from the visits before its own;
+            # otherwise from visit-opening targets only (a visit's own events in the history
+            # would drag every half-life toward the minutes between clicks), and inside a
+            # visit only the session share learns. The visit routes its evidence by its own
+            # mixture: inside a visit shoppers move to neighbours of what they just saw more
+            # than across visits.
             session_mixture = torch.softmax(self.session_mixture_logit, dim=0)
             session_score, session_total = self._route(
                 weight.detach() * batch.in_session, session_mixture, share.detach(), batch
             )
             in_visit = session_total > 0
             session_share = torch.sigmoid(self.session_logit) * in_visit
-            long_term = torch.where(in_visit, probability.detach(), probability)
+            long_term = probability
+            if not separate:
+                long_term = torch.where(in_visit, probability.detach(), probability)
             session_p = session_score / torch.clamp(session_total, min=1e-12)
             probability = (1 - session_share) * long_term + session_share * session_p
         log_p = torch.log(torch.where(batch.weight > 0, probability, torch.ones_like(probability)))
@@ -374,6 +382,7 @@ class _LearnedDecayModule(nn.Module):
                 ),
                 exploration=float(nn.functional.softplus(self.raw_exploration)),
                 familiar_share=float(self.familiar_share()),
+                separate_visit=self.config.decays and self.config.separate_visit,
                 exploration_share=_normalised(array(self.exploration_share())),
                 recent_share=float(self.recent_weight()),
                 repeat_rate=array(self.repeat_rate())

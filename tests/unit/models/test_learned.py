@@ -80,8 +80,15 @@ def test_scoring_reads_no_event_after_at(fitted: LearnedDecay) -> None:
         np.testing.assert_array_equal(window.positions[row][window.valid[row]], expected)
 
 
+@pytest.fixture(scope="module")
+def fitted_reading_visits(shop: SimulatedShop) -> LearnedDecay:
+    """A fit whose long-term part reads the visit under way too (``separate_visit=False``)."""
+    return LearnedDecay(max_epochs=4, separate_visit=False).fit(shop.events)
+
+
+@pytest.mark.parametrize("model_name", ["fitted", "fitted_reading_visits"])
 def test_numpy_scores_match_the_training_likelihood(
-    fitted: LearnedDecay, shop: SimulatedShop
+    model_name: str, request: pytest.FixtureRequest
 ) -> None:
     """The torch twin and the NumPy scorer give the same P(target) for training targets."""
     import torch
@@ -89,7 +96,8 @@ def test_numpy_scores_match_the_training_likelihood(
     from decayrec.models._learned_tables import PairLookup
     from decayrec.models._learned_torch import _LearnedDecayModule, _make_batch
 
-    model = fitted
+    model = request.getfixturevalue(model_name)
+    assert model.parameters_.separate_visit is model.separate_visit
     data = model._training_data(model._build_tables())
     params = model.parameters_
     columns = model.user_events_.columns
@@ -137,6 +145,7 @@ def _config(model: LearnedDecay) -> object:
         init_type_weight=model.weights_.as_array(),
         hidden_units=model.hidden_units,
         max_log_adjust=float(np.log(model.max_user_factor)),
+        separate_visit=model.separate_visit,
         prior_scale=1.0,
         learning_rate=0.01,
         batch_size=64,
@@ -178,6 +187,16 @@ def test_a_model_saved_before_visits_had_their_own_routing_loads(
     """Arrays without ``session_mixture`` (saved before it existed) route visits like the rest."""
     loaded = _saved_without(fitted, "session_mixture", tmp_path)
     np.testing.assert_array_equal(loaded.parameters_.session_mixture, fitted.parameters_.mixture)
+
+
+def test_a_model_saved_before_separate_visits_reads_the_visit_in_the_long_term_part(
+    fitted: LearnedDecay, tmp_path: Path
+) -> None:
+    """Fitted parameters without ``separate_visit`` were learned with the visit read by both
+    parts, and are scored that way (whatever the constructor's default now says)."""
+    loaded = _saved_without(fitted, "separate_visit", tmp_path)
+    assert fitted.parameters_.separate_visit is True
+    assert loaded.parameters_.separate_visit is False
 
 
 def _saved_without(model: LearnedDecay, field: str, directory: Path) -> LearnedDecay:
@@ -265,6 +284,7 @@ def test_invalid_parameters_name_the_parameter(shop: SimulatedShop) -> None:
         ("session_gap", None),
         ("seed", -1),
         ("repeat_cycles", "yes"),
+        ("separate_visit", 1),
         ("self_weight", -1.0),
         ("sequence_window", 0),
         ("sequence_step_decay", 1.5),
@@ -701,3 +721,74 @@ def test_a_model_saved_before_familiar_share_loads_with_the_shops_starts(
 ) -> None:
     loaded = _saved_without(fitted, "familiar_share", tmp_path)
     assert loaded.parameters_.familiar_share == 0.0
+
+
+def _inside_a_second_visit(model: LearnedDecay) -> int:
+    """A position (in ``user_events_``) whose event follows another of its visit, in a visit
+    after the shopper's first: a request just after it has both a visit under way and
+    earlier visits."""
+    columns = model.user_events_.columns
+    same_user = np.r_[False, columns.user[1:] == columns.user[:-1]]
+    gap = np.r_[np.inf, np.diff(columns.seconds)]
+    linked = same_user & (gap <= model.session_gap_seconds_) & (gap > 0)
+    visit = np.cumsum(~same_user | (gap > model.session_gap_seconds_))
+    later_visit = visit > visit[model.user_events_.indptr[columns.user]]
+    candidates = np.flatnonzero(linked & later_visit)
+    assert candidates.size
+    return int(candidates[len(candidates) // 2])
+
+
+@pytest.mark.parametrize("separate", [True, False])
+def test_the_visit_under_way_reaches_the_score_through_the_session_part_only(
+    separate: bool, request: pytest.FixtureRequest
+) -> None:
+    """``separate_visit``: an explanation's long-term parts come from the earlier visits and
+    the visit under way gives its session part alone (its events read undecayed); reading
+    the visit in both parts, its events give more than the session part."""
+    model: LearnedDecay = request.getfixturevalue("fitted" if separate else "fitted_reading_visits")
+    columns = model.user_events_.columns
+    position = _inside_a_second_visit(model)
+    user = model.events_.users.raw([int(columns.user[position])])[0]
+    item = model.events_.items.raw([int(columns.item[position])])[0]
+    at = float(columns.seconds[position]) + 1.0
+    start = position  # the first event of the visit under way
+    while columns.seconds[start] - columns.seconds[start - 1] <= model.session_gap_seconds_:
+        start -= 1
+    visit_start = float(columns.seconds[start])
+
+    explained = model.explain(user, item, at=at)
+    in_visit = [e for e in explained.events if e.timestamp.timestamp() >= visit_start]
+    earlier = [e for e in explained.events if e.timestamp.timestamp() < visit_start]
+    assert in_visit and earlier
+    long_term = sum(explained.components[k] for k in ("category", "item", "similar_items"))
+    long_term += explained.components["repeat"]
+    from_visit = sum(e.contribution for e in in_visit)
+    if separate:
+        assert from_visit == pytest.approx(explained.components["session"], rel=1e-9)
+        assert sum(e.contribution for e in earlier) == pytest.approx(long_term, rel=1e-9)
+        assert all(e.decay == 1.0 for e in in_visit)
+    else:
+        assert from_visit > explained.components["session"] * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("separate", [True, False])
+def test_every_event_of_a_visit_trains_the_decay_only_with_separate_visit(
+    separate: bool, request: pytest.FixtureRequest
+) -> None:
+    """Targets inside a visit move the half-lives when the long-term part reads the visits
+    before theirs, and not when it would read their own visit (then only the first event of
+    a visit, predicted across a gap, trains the decay)."""
+    import torch
+
+    from decayrec.models._learned_torch import _LearnedDecayModule, _make_batch
+
+    model: LearnedDecay = request.getfixturevalue("fitted" if separate else "fitted_reading_visits")
+    data = model._training_data(model._build_tables())
+    inside = np.flatnonzero(~data.predictions.opens_visit)[:64]
+    module = _LearnedDecayModule(
+        model.no_category_ + 1, len(data.feature_mean), _config(model), data.slot_share
+    )
+    module.load_parameters(model.parameters_)
+    nll = module.negative_log_likelihood(_make_batch(data, inside, data.similarity))
+    (gradient,) = torch.autograd.grad(nll, module.global_log_half_life)
+    assert (float(gradient) != 0.0) is separate
