@@ -18,8 +18,9 @@ categories (however long ago) with a learned share and in the shop's otherwise. 
 next-event probabilities over the whole catalogue.
 
 Training (the ``torch`` extra): every event is predicted from the user's events before it
-(each visit, a run of events without a gap longer than ``session_gap``, weighs 1; a
-short-term kernel carries the visit under way); the targets of a random
+(each visit, a run of events without a gap longer than ``session_gap``, weighs 1): the
+decayed evidence from the visits before its own, and a short-term part from the visit under
+way (``separate_visit``); the targets of a random
 ``validation_share`` of the shoppers are held out for early stopping; Adam, seeded and
 deterministic. Scoring, saving and loading need NumPy only.
 """
