@@ -997,6 +997,10 @@ class LearnedDecay(Recommender):
     def _load_state(self, arrays: Mapping[str, np.ndarray[Any, Any]]) -> None:
         self._validate_params()
         self._restored = DecayParameters.from_arrays(arrays, _PREFIX)
+        if _PREFIX + "separate_visit" not in arrays:
+            # Fitted before the choice existed: the long-term part read the visit under way,
+            # and a partial_fit (and get_params) must say so too.
+            self.separate_visit = False
         try:
             self._refresh()
         finally:

@@ -197,6 +197,9 @@ def test_a_model_saved_before_separate_visits_reads_the_visit_in_the_long_term_p
     loaded = _saved_without(fitted, "separate_visit", tmp_path)
     assert fitted.parameters_.separate_visit is True
     assert loaded.parameters_.separate_visit is False
+    assert loaded.get_params()["separate_visit"] is False  # a partial_fit goes on the same way
+    fitted.save(tmp_path / "now")
+    assert load_model(tmp_path / "now").get_params()["separate_visit"] is True
 
 
 def _saved_without(model: LearnedDecay, field: str, directory: Path) -> LearnedDecay:
