@@ -73,7 +73,7 @@ class TrainingConfig:
     patience: int
     seed: int
     fixed_recent_share: float | None = None  # ρ as given (not learned); None: learned
-    separate_visit: bool = False  # long-term evidence before the visit, every target trains it
+    separate_visit: bool = False  # long-term evidence before the visit (decays only)
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,7 @@ class _LearnedDecayModule(nn.Module):
     ) -> torch.Tensor:
         """Σ_targets weight · -log P(target | history) for one batch."""
         weight = self.type_weight()[batch.event_type]
-        separate = self.config.decays and self.config.separate_visit
+        separate = self.config.separate_visit
         # With separate_visit the long-term part reads only the events before the visit.
         long_term_valid = batch.valid * (1 - batch.in_session) if separate else batch.valid
         if self.config.decays:
@@ -382,7 +382,7 @@ class _LearnedDecayModule(nn.Module):
                 ),
                 exploration=float(nn.functional.softplus(self.raw_exploration)),
                 familiar_share=float(self.familiar_share()),
-                separate_visit=self.config.decays and self.config.separate_visit,
+                separate_visit=self.config.separate_visit,
                 exploration_share=_normalised(array(self.exploration_share())),
                 recent_share=float(self.recent_weight()),
                 repeat_rate=array(self.repeat_rate())

@@ -598,7 +598,7 @@ class LearnedDecay(Recommender):
             decays=self.decays,
             repeats=self.repeat_cycles and self.decays,
             recent_popularity=self.decays and np.isfinite(self.popularity_half_life_seconds_),
-            separate_visit=bool(self.separate_visit),
+            separate_visit=self.separate_visit and self.decays,
             fixed_recent_share=self.recent_popularity_share,
             init_half_life_days=(self.half_life_seconds_ / _DAY) if self.decays else 7.0,
             init_type_weight=self.weights_.as_array(),
