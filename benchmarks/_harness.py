@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import platform
 import sys
@@ -19,9 +20,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 if TYPE_CHECKING:
     from decayrec.data.schema import EventLog
+    from decayrec.data.split import Split
     from decayrec.eval.protocols import EvaluationCase, TargetKind
+    from decayrec.models import LearnedDecay
 
 __all__ = [
     "BEAUTY",
@@ -31,10 +37,12 @@ __all__ = [
     "add_log_arguments",
     "format_rate",
     "hardware",
+    "last_event",
     "load_log",
     "parse_count",
     "print_environment",
     "print_timings",
+    "split_of",
     "time_best",
     "validation_case",
     "validation_case_of",
@@ -283,15 +291,43 @@ def validation_case_of(
     """The validation case of ``events`` split as ``decayrec evaluate`` splits them (repeats
     allowed; ``max_users=None``: every validation user), and the split's description.
     ``fold=(k, n)``: the split of fold ``k`` of ``decayrec evaluate --folds n`` instead."""
-    from decayrec.cli.evaluate import split_events
-    from decayrec.data import rolling_temporal_splits
     from decayrec.eval.protocols import EvaluationCase
 
-    if fold is None:
-        split = split_events(events, protocol, at=None, horizon=None, validation=None)
-    elif protocol != "temporal":
-        raise ValueError(f"--fold needs --protocol temporal. Got {protocol!r}.")
-    else:
-        split = rolling_temporal_splits(events, fold[1])[fold[0] - 1]
+    split = split_of(events, protocol, fold)
     case = EvaluationCase.from_split(split, part="validation", target=target, repeats="allow")
     return (case if max_users is None else case.subsample(max_users)), split.description
+
+
+def split_of(events: EventLog, protocol: str, fold: tuple[int, int] | None = None) -> Split:
+    """``events`` split as ``decayrec evaluate`` splits them, or with ``fold=(k, n)`` as fold
+    ``k`` of ``decayrec evaluate --folds n`` (temporal only): what ``decayrec tune`` searches
+    on, so a script can tune a fixed model on the validation part it scores."""
+    from decayrec.cli.evaluate import split_events
+    from decayrec.data import rolling_temporal_splits
+
+    if fold is None:
+        return split_events(events, protocol, at=None, horizon=None, validation=None)
+    if protocol != "temporal":
+        raise ValueError(f"--fold needs --protocol temporal. Got {protocol!r}.")
+    return rolling_temporal_splits(events, fold[1])[fold[0] - 1]
+
+
+def last_event(
+    model: LearnedDecay, case: EvaluationCase
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Per user of ``case``: whether a visit is under way when asked, as the fitted
+    ``model`` itself reads it (the ``in_session`` events of the request's history window), and
+    the days since their last training event (``inf`` without one)."""
+    from decayrec.models._learned_history import request_windows
+
+    users = model.events_.users.indices(list(case.user_ids))
+    known = users >= 0
+    window = request_windows(
+        model.user_events_, users[known], np.asarray(case.at_seconds)[known], 1,
+        model.session_gap_seconds_,
+    )  # fmt: skip
+    within = np.zeros(len(users), dtype=bool)
+    within[known] = window.in_session.any(axis=1)
+    days = np.full(len(users), math.inf)
+    days[known] = np.where(window.valid[:, 0], window.age_days[:, 0], math.inf)
+    return within, days

@@ -53,10 +53,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from _harness import add_case_arguments, validation_case
+from _harness import add_case_arguments, last_event, validation_case
 from decayrec._time import parse_duration
 from decayrec.models import DecayedItemKNN, LearnedDecay
-from decayrec.models._learned_history import request_windows
 
 
 def main() -> int:
@@ -91,7 +90,7 @@ def main() -> int:
     params = json.loads(args.params)
     model = LearnedDecay(**params).fit(case.fit_events)
     fitted = model.parameters_
-    in_visit, away_days = _last_event(model, case)
+    in_visit, away_days = last_event(model, case)
     print(f"{in_visit.mean():.1%} of the validation users are asked during a visit")
     away = [(name, (away_days >= low) & (away_days < high)) for name, low, high in _AWAY]
     print("users by days since their last event: " + ", ".join(
@@ -182,25 +181,6 @@ _AWAY: tuple[tuple[str, float, float], ...] = (
     ("30-365d", 30.0, 365.0),
     (">=365d", 365.0, math.inf),
 )
-
-
-def _last_event(
-    model: LearnedDecay, case: Any
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
-    """Per validation user: whether a visit is under way when asked, as the model itself reads
-    it (the ``in_session`` events of the request's history window), and the days since their
-    last training event (``inf`` without one)."""
-    users = model.events_.users.indices(list(case.user_ids))
-    known = users >= 0
-    window = request_windows(
-        model.user_events_, users[known], np.asarray(case.at_seconds)[known], 1,
-        model.session_gap_seconds_,
-    )  # fmt: skip
-    within = np.zeros(len(users), dtype=bool)
-    within[known] = window.in_session.any(axis=1)
-    days = np.full(len(users), math.inf)
-    days[known] = np.where(window.valid[:, 0], window.age_days[:, 0], math.inf)
-    return within, days
 
 
 def _effective_half_life_days(model: LearnedDecay) -> float:
