@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -137,9 +138,17 @@ def redis_available() -> bool:
     return True
 
 
+def redis_url_of_this_test() -> str:
+    """:data:`REDIS_URL` with a key prefix of its own, so test runs sharing the database (two
+    checkouts, CI beside a session) never read or clear each other's events."""
+    separator = "&" if "?" in REDIS_URL else "?"
+    return f"{REDIS_URL}{separator}prefix=decayrec-test-{uuid.uuid4().hex}"
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each store in turn: a fresh SQLite file, or Redis database 15 emptied first."""
+    """Each store in turn: a fresh SQLite file, or Redis under a fresh key prefix (its keys
+    deleted afterwards)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
@@ -147,10 +156,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pytest.skip(f"no Redis server answers at {REDIS_URL} (set DECAYREC_REDIS_URL)")
     from decayrec.serve.store.redis import RedisStore
 
-    store = RedisStore(REDIS_URL)
+    url = redis_url_of_this_test()
+    yield url
+    store = RedisStore(url)
     store.clear()
     store.close()
-    yield REDIS_URL
 
 
 @pytest.fixture

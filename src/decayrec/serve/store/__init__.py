@@ -21,7 +21,7 @@ __all__ = ["EventStore", "StoredEvents", "open_store"]
 
 
 def open_store(url: str) -> EventStore:
-    """``sqlite:///path.db`` (embedded) or ``redis://host:port/db`` (Redis)."""
+    """``sqlite:///path.db`` (embedded) or ``redis://host:port/db[?prefix=NAME]`` (Redis)."""
     if url.startswith("sqlite:///"):
         from decayrec.serve.store.sqlite import SQLiteStore
 
