@@ -46,6 +46,7 @@ __all__ = [
     "time_best",
     "validation_case",
     "validation_case_of",
+    "validation_case_of_split",
     "versions",
 ]
 
@@ -291,11 +292,19 @@ def validation_case_of(
     """The validation case of ``events`` split as ``decayrec evaluate`` splits them (repeats
     allowed; ``max_users=None``: every validation user), and the split's description.
     ``fold=(k, n)``: the split of fold ``k`` of ``decayrec evaluate --folds n`` instead."""
+    split = split_of(events, protocol, fold)
+    return validation_case_of_split(split, target, max_users), split.description
+
+
+def validation_case_of_split(
+    split: Split, target: TargetKind, max_users: int | None = 5000
+) -> EvaluationCase:
+    """The validation case of ``split`` as ``decayrec evaluate`` tunes on it (repeats
+    allowed, at most ``max_users`` users; ``None``: every validation user)."""
     from decayrec.eval.protocols import EvaluationCase
 
-    split = split_of(events, protocol, fold)
     case = EvaluationCase.from_split(split, part="validation", target=target, repeats="allow")
-    return (case if max_users is None else case.subsample(max_users)), split.description
+    return case if max_users is None else case.subsample(max_users)
 
 
 def split_of(events: EventLog, protocol: str, fold: tuple[int, int] | None = None) -> Split:

@@ -33,12 +33,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from _harness import add_case_arguments, last_event, split_of
+from _harness import add_case_arguments, last_event, split_of, validation_case_of_split
 from decayrec.eval.protocols import EvaluationCase
+from decayrec.eval.tuning import TUNABLE_MODELS
 from decayrec.models import LearnedDecay, make_model
-
-#: The fixed-decay models ``decayrec tune`` searches.
-_TUNABLE = ("decayed-popularity", "decayed-profile", "decayed-itemknn")
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     add_case_arguments(parser)
     parser.add_argument("--params", default="{}", help="LearnedDecay parameters as JSON")
-    parser.add_argument("--versus", choices=_TUNABLE, default="decayed-profile")
+    parser.add_argument("--versus", choices=TUNABLE_MODELS, default="decayed-profile")
     parser.add_argument("--trials", type=int, default=30, help="Optuna trials (decayrec tune)")
     parser.add_argument("--show", type=int, default=0, help="list the N largest differences")
     args = parser.parse_args()
@@ -103,9 +101,7 @@ def main() -> int:
 
     events, _ = load_events(args.data, args.fmt)
     split = split_of(events, args.protocol, args.fold)
-    case = EvaluationCase.from_split(
-        split, part="validation", target=args.target, repeats="allow"
-    ).subsample(5000)
+    case = validation_case_of_split(split, args.target)
     print(f"{args.data}: {split.description}; {case.n_users} validation users")
 
     tuned = tune_model(

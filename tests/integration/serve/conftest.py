@@ -132,7 +132,9 @@ def redis_available() -> bool:
     try:
         import redis
 
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        from decayrec.serve.store.redis import split_prefix
+
+        redis.Redis.from_url(split_prefix(REDIS_URL)[0], socket_connect_timeout=1).ping()
     except Exception:
         return False
     return True
@@ -141,8 +143,10 @@ def redis_available() -> bool:
 def redis_url_of_this_test() -> str:
     """:data:`REDIS_URL` with a key prefix of its own, so test runs sharing the database (two
     checkouts, CI beside a session) never read or clear each other's events."""
-    separator = "&" if "?" in REDIS_URL else "?"
-    return f"{REDIS_URL}{separator}prefix=decayrec-test-{uuid.uuid4().hex}"
+    from decayrec.serve.store.redis import split_prefix
+
+    server = split_prefix(REDIS_URL)[0]  # a prefix in DECAYREC_REDIS_URL gives way to the test's
+    return f"{server}{'&' if '?' in server else '?'}prefix=decayrec-test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(params=["sqlite", "redis"])
