@@ -39,6 +39,7 @@ __all__ = [
     "hardware",
     "last_event",
     "load_log",
+    "mean_of_known",
     "parse_count",
     "print_environment",
     "print_timings",
@@ -340,3 +341,10 @@ def last_event(
     days = np.full(len(users), math.inf)
     days[known] = np.where(window.valid[:, 0], window.age_days[:, 0], math.inf)
     return within, days
+
+
+def mean_of_known(values: npt.NDArray[np.float64]) -> str:
+    """The mean of per-user values over users with a target (NaN for the others), to four
+    decimals, or "-" where there are none."""
+    known = values[~np.isnan(values)]
+    return f"{known.mean():.4f}" if known.size else "-"

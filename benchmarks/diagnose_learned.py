@@ -51,9 +51,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from _harness import add_case_arguments, last_event, validation_case
+from _harness import add_case_arguments, last_event, mean_of_known, validation_case
 from decayrec._time import parse_duration
 from decayrec.models import DecayedItemKNN, LearnedDecay
 
@@ -99,12 +98,12 @@ def main() -> int:
 
     def ndcg(label: str, scored: Any) -> None:
         per_user = np.asarray(case.score(scored, (10,))[1]["ndcg@10"])
-        during, opening = (_mean(per_user[mask]) for mask in (in_visit, ~in_visit))
+        during, opening = (mean_of_known(per_user[mask]) for mask in (in_visit, ~in_visit))
         print(
-            f"{label:55s} validation ndcg@10 {_mean(per_user)} "
+            f"{label:55s} validation ndcg@10 {mean_of_known(per_user)} "
             f"(in a visit {during}, opening {opening})"
         )
-        parts = ", ".join(f"{name} {_mean(per_user[mask])}" for name, mask in away)
+        parts = ", ".join(f"{name} {mean_of_known(per_user[mask])}" for name, mask in away)
         print(f"{'':55s}   by days since the last event: {parts}")
 
     def with_parameters(label: str, change: Callable[[Any], None]) -> None:
@@ -166,12 +165,6 @@ def main() -> int:
         shown = _days(value) if value is not None else "none (no decay)"
         ndcg(f"decayed-itemknn {model.similarity}, half-life {shown}", knn)
     return 0
-
-
-def _mean(values: npt.NDArray[np.float64]) -> str:
-    """The mean over users with a target, or "-" where there are none."""
-    known = values[~np.isnan(values)]
-    return f"{known.mean():.4f}" if known.size else "-"
 
 
 #: The parts of the second line: (name, at least, below) days since the last event.

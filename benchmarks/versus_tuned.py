@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from _harness import add_case_arguments, last_event, split_of, validation_case_of_split
+from _harness import (
+    add_case_arguments,
+    last_event,
+    mean_of_known,
+    split_of,
+    validation_case_of_split,
+)
 from decayrec.eval.protocols import EvaluationCase
 from decayrec.eval.tuning import TUNABLE_MODELS
 from decayrec.models import LearnedDecay, make_model
@@ -117,7 +123,7 @@ def main() -> int:
     for label, model in (("learned-decay", learned), (f"{args.versus} (tuned)", fixed)):
         averages, values = case.score(model, (10,))
         per_user[label] = np.asarray(values["ndcg@10"])
-        during, opening = (_mean(per_user[label][mask]) for mask in (in_visit, ~in_visit))
+        during, opening = (mean_of_known(per_user[label][mask]) for mask in (in_visit, ~in_visit))
         print(
             f"{label:30s} {averages['ndcg@10']:7.4f} {_get(averages, 'ndcg@10.repeat')} "
             f"{_get(averages, 'ndcg@10.new')} {during:>10s} {opening:>7s}"
@@ -157,11 +163,6 @@ def _show_largest(
             f"{theirs[row]:.3f}; training events {events}, the last "
             f"{away_days[row] * 24:.1f} h before"
         )
-
-
-def _mean(values: npt.NDArray[np.float64]) -> str:
-    known = values[np.isfinite(values)]
-    return f"{known.mean():.4f}" if known.size else "-"
 
 
 def _get(averages: dict[str, float], key: str) -> str:

@@ -22,8 +22,11 @@ import pytest
 from decayrec.data.schema import EventLog, EventType
 from decayrec.data.simulate import ShopConfig, simulate_shop
 from decayrec.models import DecayedProfile
+from decayrec.serve.store.redis import split_prefix
 
 REDIS_URL = os.environ.get("DECAYREC_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: The server and database of :data:`REDIS_URL` without a key prefix: each test brings its own.
+REDIS_SERVER = split_prefix(REDIS_URL)[0]
 HALF_LIFE = timedelta(days=5)
 
 
@@ -132,9 +135,7 @@ def redis_available() -> bool:
     try:
         import redis
 
-        from decayrec.serve.store.redis import split_prefix
-
-        redis.Redis.from_url(split_prefix(REDIS_URL)[0], socket_connect_timeout=1).ping()
+        redis.Redis.from_url(REDIS_SERVER, socket_connect_timeout=1).ping()
     except Exception:
         return False
     return True
@@ -143,10 +144,8 @@ def redis_available() -> bool:
 def redis_url_of_this_test() -> str:
     """:data:`REDIS_URL` with a key prefix of its own, so test runs sharing the database (two
     checkouts, CI beside a session) never read or clear each other's events."""
-    from decayrec.serve.store.redis import split_prefix
-
-    server = split_prefix(REDIS_URL)[0]  # a prefix in DECAYREC_REDIS_URL gives way to the test's
-    return f"{server}{'&' if '?' in server else '?'}prefix=decayrec-test-{uuid.uuid4().hex}"
+    separator = "&" if "?" in REDIS_SERVER else "?"
+    return f"{REDIS_SERVER}{separator}prefix=decayrec-test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(params=["sqlite", "redis"])
