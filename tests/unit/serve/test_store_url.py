@@ -36,3 +36,9 @@ def test_without_a_prefix_the_url_is_kept_and_the_prefix_is_decayrec() -> None:
 def test_a_bad_prefix_is_refused_naming_it(url: str) -> None:
     with pytest.raises(InvalidParameterError, match="'prefix'"):
         split_prefix(url)
+
+
+def test_the_refusal_does_not_repeat_the_urls_password() -> None:
+    with pytest.raises(InvalidParameterError, match=r"Got \['a:b'\]") as refused:
+        split_prefix("redis://user:s3cret@h:6379/0?prefix=a:b")
+    assert "s3cret" not in str(refused.value)

@@ -100,9 +100,10 @@ def split_prefix(url: str) -> tuple[str, str]:
     query = parse_qsl(parts.query, keep_blank_values=True)
     prefixes = [value for key, value in query if key == "prefix"]
     if len(prefixes) > 1 or (prefixes and not _PREFIX.fullmatch(prefixes[0])):
+        # The message leaves the URL out: it may hold a password.
         raise InvalidParameterError(
             "The Redis store's 'prefix' (in the URL's query) must be given once and hold only "
-            f"letters, digits, '_', '.' or '-'. Got {prefixes!r} in {url!r}."
+            f"letters, digits, '_', '.' or '-'. Got {prefixes!r}."
         )
     rest = urlencode([(key, value) for key, value in query if key != "prefix"])
     return urlunsplit(parts._replace(query=rest)), prefixes[0] if prefixes else "decayrec"
